@@ -1,0 +1,1 @@
+"""HTTP adapters: parse a request, call a service, render the answer."""

@@ -1,0 +1,54 @@
+"""What every OCI handler receives besides the request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from berth.domain.scope import Scope
+from berth.errors import InvalidPagination, SizeInvalid
+from berth.services.registry import Registry
+
+BODY_CHUNK = 1 << 20
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    registry: Registry
+    scope: Scope
+
+
+async def body(request: web.Request) -> AsyncIterator[bytes]:
+    """The request body in large chunks, never whole in memory."""
+    try:
+        async for chunk in request.content.iter_chunked(BODY_CHUNK):
+            yield chunk
+    except (ConnectionError, web.HTTPException):
+        raise
+    except Exception as exc:  # aiohttp's payload errors: a body shorter than declared, bad chunks
+        raise SizeInvalid(f"request body could not be read: {exc}") from None
+
+
+def content_length(request: web.Request) -> int | None:
+    return request.content_length
+
+
+def page(request: web.Request) -> tuple[int, str | None]:
+    """`n` and `last` of a paginated listing; `n` is capped at MAX_PAGE."""
+    raw = request.query.get("n")
+    if raw is None:
+        limit = MAX_PAGE
+    else:
+        if not raw.isdigit():
+            raise InvalidPagination(f"n must be a non-negative integer, not {raw[:20]!r}")
+        limit = min(int(raw), MAX_PAGE)
+    return limit, request.query.get("last") or None
+
+
+def next_link(path: str, limit: int, last: str) -> str:
+    from urllib.parse import urlencode
+
+    return f'<{path}?{urlencode({"n": limit, "last": last})}>; rel="next"'

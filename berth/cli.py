@@ -1,0 +1,87 @@
+"""`berth` command line: serve, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import ssl
+import sys
+from pathlib import Path
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from berth import __version__
+from berth.app import create_app
+from berth.config import Settings, load_settings
+from berth.storage.metadata import migrate
+
+log = logging.getLogger("berth")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="berth", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"berth {__version__}")
+    parser.add_argument("--config", type=Path, help="TOML config file (or BERTH_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the registry")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
+    serve.add_argument("--data-dir", type=Path, help="data folder (default ./berth-data)")
+    serve.add_argument("--database-url", help="SQLAlchemy URL (default SQLite in the data folder)")
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain for HTTPS")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key for HTTPS")
+
+    mig = commands.add_parser("migrate", help="apply database migrations and exit")
+    mig.add_argument("--data-dir", type=Path)
+    mig.add_argument("--database-url")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    try:
+        settings = load_settings(args.config, **flags)
+    except (ValidationError, FileNotFoundError) as exc:
+        print(f"berth: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command == "migrate":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate.upgrade(settings.sqlalchemy_url)
+        return 0
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        print("berth: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    asyncio.run(serve(settings))
+    return 0
+
+
+async def serve(settings: Settings) -> None:
+    tls = None
+    if settings.tls_cert and settings.tls_key:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(settings.tls_cert, settings.tls_key)
+    runner = web.AppRunner(
+        create_app(settings), access_log=None, shutdown_timeout=settings.shutdown_timeout
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls, backlog=1024)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    log.info("Berth registry listening on %s://%s:%d", settings.scheme, host, settings.port)
+    await stop.wait()
+    log.info("stopping: finishing in-flight requests")
+    # Stops accepting, lets running handlers finish (up to shutdown_timeout), then closes.
+    await runner.cleanup()

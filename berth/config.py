@@ -1,0 +1,79 @@
+"""Typed settings: defaults < config file (TOML) < BERTH_* environment < command-line flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BERTH_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(5000, ge=0, le=65535)
+    data_dir: Path = Path("berth-data")
+    # SQLAlchemy URL; empty means SQLite in the data folder.
+    database_url: str = ""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Public base URL of the registry, used in Location headers and (later) repositoryUri.
+    public_url: str = ""
+    account_id: str = Field("000000000000", pattern=r"^[0-9]{12}$")
+    region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+    log_level: str = "INFO"
+    # Seconds a SIGTERM waits for in-flight requests.
+    shutdown_timeout: float = Field(30.0, ge=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'berth.db'}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML source reads `toml_file` from model_config; unset, it contributes nothing.
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+    """Build settings; `flags` left as None are not set, so lower layers show through.
+
+    The config file comes from `config_file` or else from `BERTH_CONFIG`.
+    """
+    path = config_file or (
+        Path(os.environ["BERTH_CONFIG"]) if os.environ.get("BERTH_CONFIG") else None
+    )
+    cls = Settings
+    if path is not None:
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} does not exist")
+
+        class FileSettings(Settings):
+            model_config = SettingsConfigDict(toml_file=path)
+
+        cls = FileSettings
+    return cls(**{k: v for k, v in flags.items() if v is not None})

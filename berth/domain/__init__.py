@@ -1,0 +1,1 @@
+"""Pure, synchronous registry logic: nothing here performs I/O."""

@@ -1,0 +1,98 @@
+"""Domain exceptions, free of any wire protocol.
+
+Services raise these; each protocol adapter owns exactly one table that maps them to its own
+wire errors (see ``berth.api.oci.errors``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BerthError(Exception):
+    """Base of every error a client can cause."""
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class InvalidName(BerthError):
+    pass
+
+
+class InvalidTag(BerthError):
+    pass
+
+
+class InvalidDigest(BerthError):
+    pass
+
+
+class UnsupportedDigest(InvalidDigest):
+    pass
+
+
+class InvalidPagination(BerthError):
+    pass
+
+
+class RepositoryNotFound(BerthError):
+    pass
+
+
+class BlobNotFound(BerthError):
+    pass
+
+
+class BlobReferenced(BerthError):
+    """A blob cannot be unlinked while a manifest of the repository references it."""
+
+
+class UploadNotFound(BerthError):
+    pass
+
+
+class UploadInvalid(BerthError):
+    pass
+
+
+class UploadRangeInvalid(BerthError):
+    """A chunk does not start where the upload currently ends."""
+
+    def __init__(self, message: str, *, offset: int, **detail: Any) -> None:
+        super().__init__(message, **detail)
+        self.offset = offset
+
+
+class SizeInvalid(BerthError):
+    pass
+
+
+class DigestMismatch(BerthError):
+    pass
+
+
+class ManifestInvalid(BerthError):
+    pass
+
+
+class ManifestTooLarge(ManifestInvalid):
+    pass
+
+
+class ManifestUnsupported(BerthError):
+    pass
+
+
+class ManifestNotFound(BerthError):
+    pass
+
+
+class ManifestBlobUnknown(BerthError):
+    pass
+
+
+class ManifestReferenced(BerthError):
+    """A manifest cannot be deleted while an image index of the repository lists it."""

@@ -1,0 +1,1 @@
+"""Use cases, named after the ECR operations they implement; shared by every API."""

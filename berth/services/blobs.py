@@ -1,0 +1,44 @@
+"""Reading and unlinking layers (the OCI side of GetDownloadUrlForLayer and friends)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from berth.domain.digests import parse_digest
+from berth.domain.scope import Scope
+from berth.errors import BlobNotFound
+from berth.services.repositories import RepositoriesService
+from berth.storage.ports import BlobStore, MetadataStore
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    digest: str
+    size: int
+    path: Path
+
+
+class BlobsService:
+    def __init__(
+        self, metadata: MetadataStore, blobs: BlobStore, repositories: RepositoriesService
+    ) -> None:
+        self._metadata = metadata
+        self._blobs = blobs
+        self._repositories = repositories
+
+    async def get_layer(self, scope: Scope, name: str, digest: str) -> Layer:
+        """A blob readable from this repository; knowing a digest alone grants nothing."""
+        parsed = str(parse_digest(digest))
+        repository = await self._repositories.get(scope, name)
+        size = await self._metadata.linked_blob_size(repository.id, parsed)
+        if size is None:
+            raise BlobNotFound(f"blob {parsed} is unknown to repository {name}", digest=parsed)
+        return Layer(parsed, size, self._blobs.blob_path(parsed))
+
+    async def delete_layer(self, scope: Scope, name: str, digest: str) -> None:
+        """Unlink the blob from the repository; its bytes go when garbage collection runs."""
+        parsed = str(parse_digest(digest))
+        repository = await self._repositories.get(scope, name)
+        if not await self._metadata.unlink_blob(repository.id, parsed):
+            raise BlobNotFound(f"blob {parsed} is unknown to repository {name}", digest=parsed)

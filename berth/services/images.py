@@ -1,0 +1,129 @@
+"""Manifests and tags: PutImage, BatchGetImage, BatchDeleteImage, ListImages, referrers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from berth.domain.digests import Digest, digest_of, is_digest, parse_digest
+from berth.domain.manifests import parse_manifest
+from berth.domain.names import validate_tag
+from berth.domain.scope import Scope
+from berth.errors import (
+    DigestMismatch,
+    ManifestBlobUnknown,
+    ManifestNotFound,
+)
+from berth.services.repositories import RepositoriesService
+from berth.storage.ports import ManifestRecord, MetadataStore, NewManifest, ReferrerRecord
+
+
+@dataclass(frozen=True, slots=True)
+class PutImageResult:
+    digest: str
+    subject: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A manifest reference from a URL: exactly one of tag and digest is set."""
+
+    tag: str | None
+    digest: Digest | None
+
+    @classmethod
+    def parse(cls, reference: str) -> Reference:
+        if is_digest(reference):
+            return cls(None, parse_digest(reference))
+        return cls(validate_tag(reference), None)
+
+
+class ImagesService:
+    def __init__(self, metadata: MetadataStore, repositories: RepositoriesService) -> None:
+        self._metadata = metadata
+        self._repositories = repositories
+
+    async def put_image(
+        self,
+        scope: Scope,
+        name: str,
+        reference: str,
+        manifest: bytes,
+        content_type: str | None,
+        extra_tags: tuple[str, ...] = (),
+    ) -> PutImageResult:
+        ref = Reference.parse(reference)
+        tags = [validate_tag(t) for t in ((ref.tag,) if ref.tag else ()) + extra_tags]
+        parsed = parse_manifest(manifest, content_type)
+        algorithm = ref.digest.algorithm if ref.digest else "sha256"
+        digest = digest_of(manifest, algorithm)
+        if ref.digest is not None and digest != ref.digest:
+            raise DigestMismatch(
+                f"manifest has digest {digest}, not {ref.digest}", digest=str(ref.digest)
+            )
+        repository = await self._repositories.get_or_create(scope, name)
+        blobs = [str(d) for d in parsed.required_blobs()]
+        missing = await self._metadata.missing_blobs(repository.id, blobs)
+        if missing:
+            raise ManifestBlobUnknown(
+                f"manifest references blobs unknown to repository {name}: {', '.join(missing)}",
+                digests=missing,
+            )
+        children = [str(c.digest) for c in parsed.children]
+        absent = await self._metadata.missing_manifests(repository.id, children)
+        if absent:
+            raise ManifestNotFound(
+                f"image index references manifests unknown to repository {name}: "
+                f"{', '.join(absent)}",
+                digests=absent,
+            )
+        subject = str(parsed.subject) if parsed.subject else None
+        await self._metadata.put_manifest(
+            repository.id,
+            NewManifest(
+                digest=str(digest),
+                media_type=parsed.media_type,
+                size=len(manifest),
+                content=manifest,
+                artifact_type=parsed.artifact_type,
+                subject=subject,
+                annotations=parsed.annotations,
+                blobs=blobs,
+                children=children,
+            ),
+            tags,
+        )
+        return PutImageResult(str(digest), subject)
+
+    async def get_image(self, scope: Scope, name: str, reference: str) -> ManifestRecord:
+        ref = Reference.parse(reference)
+        repository = await self._repositories.get(scope, name)
+        record = await self._metadata.get_manifest(
+            repository.id, digest=str(ref.digest) if ref.digest else None, tag=ref.tag
+        )
+        if record is None:
+            raise ManifestNotFound(f"manifest {reference} is unknown to repository {name}")
+        return record
+
+    async def delete_image(self, scope: Scope, name: str, reference: str) -> None:
+        """By tag: remove the tag only. By digest: remove the manifest and all its tags."""
+        ref = Reference.parse(reference)
+        repository = await self._repositories.get(scope, name)
+        if ref.tag is not None:
+            deleted = await self._metadata.delete_tag(repository.id, ref.tag)
+        else:
+            deleted = await self._metadata.delete_manifest(repository.id, str(ref.digest))
+        if not deleted:
+            raise ManifestNotFound(f"manifest {reference} is unknown to repository {name}")
+
+    async def list_tags(
+        self, scope: Scope, name: str, *, after: str | None, limit: int
+    ) -> list[str]:
+        repository = await self._repositories.get(scope, name)
+        return await self._metadata.list_tags(repository.id, after=after, limit=limit)
+
+    async def list_image_referrers(
+        self, scope: Scope, name: str, subject: str, artifact_type: str | None
+    ) -> list[ReferrerRecord]:
+        parsed = str(parse_digest(subject))
+        repository = await self._repositories.get(scope, name)
+        return await self._metadata.list_referrers(repository.id, parsed, artifact_type)

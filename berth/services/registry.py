@@ -1,0 +1,29 @@
+"""Every service of one registry installation, wired to its stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from berth.services.blobs import BlobsService
+from berth.services.images import ImagesService
+from berth.services.repositories import RepositoriesService
+from berth.services.uploads import UploadsService
+from berth.storage.ports import BlobStore, MetadataStore
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    repositories: RepositoriesService
+    images: ImagesService
+    blobs: BlobsService
+    uploads: UploadsService
+
+    @classmethod
+    def build(cls, metadata: MetadataStore, blobs: BlobStore) -> Registry:
+        repositories = RepositoriesService(metadata)
+        return cls(
+            repositories=repositories,
+            images=ImagesService(metadata, repositories),
+            blobs=BlobsService(metadata, blobs, repositories),
+            uploads=UploadsService(metadata, blobs, repositories),
+        )

@@ -1,0 +1,254 @@
+"""Blob uploads: monolithic, chunked (resumable across restarts and processes) and mounts.
+
+The bytes of an upload live in the blob store's upload file; its committed length lives in
+the database. Anything in the file past that length was never acknowledged and is dropped by
+the next write. SHA-256 state cannot be serialised in Python, so each process keeps the
+running hash of the uploads it served last and re-reads the file once when it meets an upload
+whose committed length it has not seen (after a restart, or a chunk served elsewhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from berth.domain.digests import Digest, parse_digest
+from berth.domain.scope import Scope
+from berth.errors import (
+    DigestMismatch,
+    InvalidDigest,
+    SizeInvalid,
+    UploadNotFound,
+    UploadRangeInvalid,
+)
+from berth.services.repositories import RepositoriesService
+from berth.storage.ports import BlobStore, MetadataStore, Upload
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+_HASH_CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class UploadStatus:
+    id: str
+    repository: str
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Mounted:
+    digest: str
+
+
+class UploadsService:
+    def __init__(
+        self, metadata: MetadataStore, blobs: BlobStore, repositories: RepositoriesService
+    ) -> None:
+        self._metadata = metadata
+        self._blobs = blobs
+        self._repositories = repositories
+        self._hashes: OrderedDict[str, tuple[int, _Hash]] = OrderedDict()
+        # Weak: a lock lives while some request holds or waits for it.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def initiate_layer_upload(self, scope: Scope, name: str) -> UploadStatus:
+        repository = await self._repositories.get_or_create(scope, name)
+        upload_id = str(uuid.uuid4())
+        self._blobs.create_upload(upload_id)
+        await self._metadata.create_upload(upload_id, repository.id)
+        return UploadStatus(upload_id, name, 0)
+
+    async def upload_blob(
+        self,
+        scope: Scope,
+        name: str,
+        digest: str,
+        body: AsyncIterator[bytes],
+        length: int | None,
+    ) -> str:
+        """A whole blob in one request (`POST ?digest=`); nothing is stored on a mismatch."""
+        expected = parse_digest(digest)
+        repository = await self._repositories.get_or_create(scope, name)
+        temp_id = str(uuid.uuid4())
+        self._blobs.create_upload(temp_id)
+        try:
+            hasher = expected.hasher()
+            size = await self._write(temp_id, 0, body, hasher)
+            _check_length(size, length)
+            _check_digest(expected, hasher.hexdigest())
+            await asyncio.to_thread(self._blobs.commit_upload, temp_id, str(expected))
+        except BaseException:
+            self._blobs.delete_upload(temp_id)
+            raise
+        await self._metadata.link_blob(repository.id, str(expected), size)
+        return str(expected)
+
+    async def upload_layer_part(
+        self,
+        scope: Scope,
+        name: str,
+        upload_id: str,
+        body: AsyncIterator[bytes],
+        *,
+        start: int | None,
+        length: int | None,
+    ) -> UploadStatus:
+        """Append a chunk; `start` (from Content-Range) must be where the upload ends."""
+        upload = await self._upload(scope, name, upload_id)
+        async with self._lock(upload_id):
+            upload = await self._upload(scope, name, upload_id)
+            if start is not None and start != upload.offset:
+                raise UploadRangeInvalid(
+                    f"chunk starts at {start} but the upload has {upload.offset} bytes",
+                    offset=upload.offset,
+                )
+            hasher = await self._hasher(upload)
+            size = await self._write(upload_id, upload.offset, body, hasher)
+            _check_length(size - upload.offset, length)
+            if not await self._metadata.advance_upload(upload_id, upload.offset, size):
+                raise UploadRangeInvalid("upload was changed concurrently", offset=upload.offset)
+            self._remember(upload_id, size, hasher)
+        return UploadStatus(upload_id, name, size)
+
+    async def complete_layer_upload(
+        self,
+        scope: Scope,
+        name: str,
+        upload_id: str,
+        digest: str | None,
+        body: AsyncIterator[bytes],
+        length: int | None,
+    ) -> str:
+        if not digest:
+            raise InvalidDigest("the digest query parameter is required to complete an upload")
+        expected = parse_digest(digest)
+        upload = await self._upload(scope, name, upload_id)
+        async with self._lock(upload_id):
+            upload = await self._upload(scope, name, upload_id)
+            hasher = await self._hasher(upload)
+            size = await self._write(upload_id, upload.offset, body, hasher)
+            _check_length(size - upload.offset, length)
+            actual = (
+                hasher.hexdigest()
+                if expected.algorithm == "sha256"
+                else await self._rehash(upload_id, size, expected)
+            )
+            if actual != expected.encoded:
+                await self._discard(upload_id)
+            _check_digest(expected, actual)
+            await asyncio.to_thread(self._blobs.commit_upload, upload_id, str(expected))
+            await self._metadata.complete_upload(
+                upload_id, upload.repository_id, str(expected), size
+            )
+        return str(expected)
+
+    async def get_upload_status(self, scope: Scope, name: str, upload_id: str) -> UploadStatus:
+        upload = await self._upload(scope, name, upload_id)
+        return UploadStatus(upload_id, name, upload.offset)
+
+    async def cancel_upload(self, scope: Scope, name: str, upload_id: str) -> None:
+        await self._upload(scope, name, upload_id)
+        async with self._lock(upload_id):
+            await self._discard(upload_id)
+
+    async def mount_layer(
+        self, scope: Scope, name: str, digest: str, source: str | None
+    ) -> Mounted | None:
+        """Link a blob readable in `source` (or, with no source, anywhere in this registry).
+
+        None means the blob could not be mounted and the caller should start an upload.
+        """
+        parsed = str(parse_digest(digest))
+        size = await self._metadata.find_blob_link(
+            scope.account_id, scope.region, parsed, in_repository=source
+        )
+        if size is None:
+            return None
+        repository = await self._repositories.get_or_create(scope, name)
+        await self._metadata.link_blob(repository.id, parsed, size)
+        return Mounted(parsed)
+
+    # internals
+
+    async def _upload(self, scope: Scope, name: str, upload_id: str) -> Upload:
+        repository = await self._repositories.get(scope, name)
+        upload = await self._metadata.get_upload(upload_id) if _is_uuid(upload_id) else None
+        # An upload of another repository is as unknown here as one that never existed.
+        if upload is None or upload.repository_id != repository.id:
+            raise UploadNotFound(f"upload {upload_id[:64]} is unknown", upload_id=upload_id[:64])
+        return upload
+
+    def _lock(self, upload_id: str) -> asyncio.Lock:
+        lock = self._locks.get(upload_id)
+        if lock is None:
+            lock = self._locks[upload_id] = asyncio.Lock()
+        return lock
+
+    async def _hasher(self, upload: Upload) -> _Hash:
+        # Taken out of the cache: a write that fails half-way leaves the object unusable.
+        cached = self._hashes.pop(upload.id, None)
+        if cached is not None and cached[0] == upload.offset:
+            return cached[1]
+        hasher = Digest("sha256", "").hasher()
+        for chunk in self._blobs.read_upload(upload.id, upload.offset):
+            hasher.update(chunk)
+            await asyncio.sleep(0)
+        return hasher
+
+    async def _rehash(self, upload_id: str, size: int, expected: Digest) -> str:
+        hasher = expected.hasher()
+        for chunk in self._blobs.read_upload(upload_id, size):
+            hasher.update(chunk)
+            await asyncio.sleep(0)
+        return hasher.hexdigest()
+
+    async def _write(
+        self, upload_id: str, offset: int, body: AsyncIterator[bytes], hasher: _Hash
+    ) -> int:
+        writer = self._blobs.open_upload(upload_id, offset)
+        size = offset
+        try:
+            async for chunk in body:
+                hasher.update(chunk)
+                writer.write(chunk)
+                size += len(chunk)
+        finally:
+            writer.close()
+        return size
+
+    def _remember(self, upload_id: str, offset: int, hasher: _Hash) -> None:
+        self._hashes[upload_id] = (offset, hasher)
+        self._hashes.move_to_end(upload_id)
+        while len(self._hashes) > _HASH_CACHE_SIZE:
+            self._hashes.popitem(last=False)
+
+    async def _discard(self, upload_id: str) -> None:
+        await self._metadata.delete_upload(upload_id)
+        self._blobs.delete_upload(upload_id)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _check_length(received: int, declared: int | None) -> None:
+    if declared is not None and received != declared:
+        raise SizeInvalid(f"received {received} bytes but Content-Length said {declared}")
+
+
+def _check_digest(expected: Digest, actual: str) -> None:
+    if actual != expected.encoded:
+        raise DigestMismatch(
+            f"uploaded content has digest {expected.algorithm}:{actual}, not {expected}",
+            digest=str(expected),
+        )

@@ -1,0 +1,104 @@
+"""Content-addressed blob folder: `blobs/<algorithm>/<first two hex>/<hex>`, uploads beside it.
+
+Uploads live in the same file system as the blobs so that completing one is an atomic
+rename; the bytes are fsynced before the rename and the directory after it, so a blob that
+is visible is whole.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_READ_SIZE = 1 << 20
+
+
+class _FileWriter:
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class FilesystemBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._blobs = root / "blobs"
+        self._uploads = root / "uploads"
+        self._blobs.mkdir(parents=True, exist_ok=True)
+        self._uploads.mkdir(parents=True, exist_ok=True)
+
+    def _upload_path(self, upload_id: str) -> Path:
+        # Upload ids reach here from URLs; never let one name a path outside the folder.
+        if not _UPLOAD_ID.match(upload_id):
+            raise ValueError(f"not an upload id: {upload_id!r}")
+        return self._uploads / upload_id
+
+    def blob_path(self, digest: str) -> Path:
+        algorithm, encoded = digest.split(":", 1)
+        return self._blobs / algorithm / encoded[:2] / encoded
+
+    def create_upload(self, upload_id: str) -> None:
+        self._upload_path(upload_id).touch(exist_ok=False)
+
+    def open_upload(self, upload_id: str, offset: int) -> _FileWriter:
+        file = open(self._upload_path(upload_id), "r+b", buffering=_READ_SIZE)  # noqa: SIM115
+        file.truncate(offset)
+        file.seek(offset)
+        return _FileWriter(file)
+
+    def read_upload(self, upload_id: str, length: int) -> Iterator[bytes]:
+        with open(self._upload_path(upload_id), "rb") as file:
+            remaining = length
+            while remaining > 0:
+                chunk = file.read(min(_READ_SIZE, remaining))
+                if not chunk:
+                    raise OSError(f"upload {upload_id} is shorter than {length} bytes")
+                remaining -= len(chunk)
+                yield chunk
+
+    def upload_size(self, upload_id: str) -> int | None:
+        try:
+            return self._upload_path(upload_id).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def commit_upload(self, upload_id: str, digest: str) -> None:
+        source = self._upload_path(upload_id)
+        target = self.blob_path(digest)
+        fd = os.open(source, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if target.exists():
+            source.unlink()
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        _fsync_dir(target.parent)
+
+    def delete_upload(self, upload_id: str) -> None:
+        self._upload_path(upload_id).unlink(missing_ok=True)
+
+    def blob_size(self, digest: str) -> int | None:
+        try:
+            return self.blob_path(digest).stat().st_size
+        except FileNotFoundError:
+            return None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,1 @@
+"""Metadata in SQL (SQLAlchemy Core): SQLite by default, PostgreSQL for scale-out."""

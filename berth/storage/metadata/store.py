@@ -1,0 +1,464 @@
+"""`MetadataStore` on SQLAlchemy Core (async): SQLite in WAL mode, or PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from berth.errors import BlobReferenced, ManifestReferenced
+from berth.storage.metadata.schema import (
+    blobs,
+    manifest_references,
+    manifests,
+    repositories,
+    repository_blobs,
+    tags,
+    uploads,
+)
+from berth.storage.metadata.urls import async_url
+from berth.storage.ports import (
+    ManifestRecord,
+    NewManifest,
+    ReferrerRecord,
+    Repository,
+    Upload,
+)
+
+log = logging.getLogger(__name__)
+
+BLOB, MANIFEST = "blob", "manifest"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands timestamps back naive; they were written in UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class SqlMetadataStore:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        full = async_url(url)
+        self._sqlite = full.startswith("sqlite")
+        kwargs: dict[str, Any] = {}
+        if not self._sqlite:
+            kwargs = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+        self.engine: AsyncEngine = create_async_engine(full, **kwargs)
+        if self._sqlite:
+            _configure_sqlite(self.engine)
+        dialect = sqlite if self._sqlite else postgresql
+        self._insert = dialect.insert
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> bool:
+        try:
+            async with self._read() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception:
+            log.exception("database is not reachable")
+            return False
+        return True
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            if self._sqlite:
+                # Take SQLite's write lock up front: a deferred transaction that upgrades
+                # from read to write fails at once under contention instead of waiting.
+                conn = await conn.execution_options(berth_write=True)
+            async with conn.begin():
+                yield conn
+
+    # repositories
+
+    async def get_repository(self, account_id: str, region: str, name: str) -> Repository | None:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(repositories).where(
+                        repositories.c.account_id == account_id,
+                        repositories.c.region == region,
+                        repositories.c.name == name,
+                    )
+                )
+            ).first()
+        return _repository(row) if row else None
+
+    async def ensure_repository(self, account_id: str, region: str, name: str) -> Repository:
+        existing = await self.get_repository(account_id, region, name)
+        if existing:
+            return existing
+        async with self._write() as conn:
+            await conn.execute(
+                self._insert(repositories)
+                .values(account_id=account_id, region=region, name=name, created_at=_now())
+                .on_conflict_do_nothing()
+            )
+        created = await self.get_repository(account_id, region, name)
+        assert created is not None
+        return created
+
+    async def list_repository_names(
+        self, account_id: str, region: str, *, after: str | None, limit: int
+    ) -> list[str]:
+        query = (
+            sa.select(repositories.c.name)
+            .where(repositories.c.account_id == account_id, repositories.c.region == region)
+            .order_by(repositories.c.name)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(repositories.c.name > after)
+        async with self._read() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    # blobs
+
+    async def linked_blob_size(self, repository_id: int, digest: str) -> int | None:
+        query = (
+            sa.select(blobs.c.size)
+            .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
+            .where(repository_blobs.c.repository_id == repository_id, blobs.c.digest == digest)
+        )
+        async with self._read() as conn:
+            return (await conn.execute(query)).scalar()
+
+    async def _link(
+        self, conn: AsyncConnection, repository_id: int, digest: str, size: int
+    ) -> None:
+        now = _now()
+        await conn.execute(
+            self._insert(blobs)
+            .values(digest=digest, size=size, created_at=now)
+            .on_conflict_do_nothing()
+        )
+        await conn.execute(
+            self._insert(repository_blobs)
+            .values(repository_id=repository_id, digest=digest, created_at=now)
+            .on_conflict_do_nothing()
+        )
+
+    async def link_blob(self, repository_id: int, digest: str, size: int) -> None:
+        async with self._write() as conn:
+            await self._link(conn, repository_id, digest, size)
+
+    async def unlink_blob(self, repository_id: int, digest: str) -> bool:
+        async with self._write() as conn:
+            user = (
+                await conn.execute(
+                    sa.select(manifests.c.digest)
+                    .join(manifest_references, manifest_references.c.manifest_id == manifests.c.id)
+                    .where(
+                        manifests.c.repository_id == repository_id,
+                        manifest_references.c.kind == BLOB,
+                        manifest_references.c.digest == digest,
+                    )
+                    .limit(1)
+                )
+            ).scalar()
+            if user is not None:
+                raise BlobReferenced(
+                    f"blob {digest} is referenced by manifest {user}; delete the manifest first"
+                )
+            result = await conn.execute(
+                sa.delete(repository_blobs).where(
+                    repository_blobs.c.repository_id == repository_id,
+                    repository_blobs.c.digest == digest,
+                )
+            )
+        return result.rowcount > 0
+
+    async def find_blob_link(
+        self, account_id: str, region: str, digest: str, *, in_repository: str | None
+    ) -> int | None:
+        query = (
+            sa.select(blobs.c.size)
+            .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
+            .join(repositories, repositories.c.id == repository_blobs.c.repository_id)
+            .where(
+                blobs.c.digest == digest,
+                repositories.c.account_id == account_id,
+                repositories.c.region == region,
+            )
+            .limit(1)
+        )
+        if in_repository is not None:
+            query = query.where(repositories.c.name == in_repository)
+        async with self._read() as conn:
+            return (await conn.execute(query)).scalar()
+
+    async def missing_blobs(self, repository_id: int, digests: Sequence[str]) -> list[str]:
+        if not digests:
+            return []
+        query = sa.select(repository_blobs.c.digest).where(
+            repository_blobs.c.repository_id == repository_id,
+            repository_blobs.c.digest.in_(set(digests)),
+        )
+        async with self._read() as conn:
+            present = set((await conn.execute(query)).scalars())
+        return [d for d in dict.fromkeys(digests) if d not in present]
+
+    # manifests and tags
+
+    async def get_manifest(
+        self, repository_id: int, *, digest: str | None = None, tag: str | None = None
+    ) -> ManifestRecord | None:
+        columns = (
+            manifests.c.digest,
+            manifests.c.media_type,
+            manifests.c.size,
+            manifests.c.content,
+            manifests.c.pushed_at,
+        )
+        if tag is not None:
+            query = (
+                sa.select(*columns)
+                .join(tags, tags.c.manifest_id == manifests.c.id)
+                .where(tags.c.repository_id == repository_id, tags.c.name == tag)
+            )
+        else:
+            query = sa.select(*columns).where(
+                manifests.c.repository_id == repository_id, manifests.c.digest == digest
+            )
+        async with self._read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        return ManifestRecord(
+            row.digest, row.media_type, row.size, row.content, _aware(row.pushed_at)
+        )
+
+    async def missing_manifests(self, repository_id: int, digests: Sequence[str]) -> list[str]:
+        if not digests:
+            return []
+        query = sa.select(manifests.c.digest).where(
+            manifests.c.repository_id == repository_id, manifests.c.digest.in_(set(digests))
+        )
+        async with self._read() as conn:
+            present = set((await conn.execute(query)).scalars())
+        return [d for d in dict.fromkeys(digests) if d not in present]
+
+    async def put_manifest(
+        self, repository_id: int, manifest: NewManifest, tag_names: Sequence[str]
+    ) -> None:
+        now = _now()
+        async with self._write() as conn:
+            # Concurrent pushes of the same manifest are normal: insert-or-ignore, then read.
+            manifest_id = (
+                await conn.execute(
+                    self._insert(manifests)
+                    .values(
+                        repository_id=repository_id,
+                        digest=manifest.digest,
+                        media_type=manifest.media_type,
+                        artifact_type=manifest.artifact_type,
+                        subject_digest=manifest.subject,
+                        annotations=manifest.annotations,
+                        size=manifest.size,
+                        content=manifest.content,
+                        pushed_at=now,
+                    )
+                    .on_conflict_do_nothing(
+                        index_elements=[manifests.c.repository_id, manifests.c.digest]
+                    )
+                    .returning(manifests.c.id)
+                )
+            ).scalar()
+            if manifest_id is not None:
+                references = [
+                    {"manifest_id": manifest_id, "kind": BLOB, "digest": d}
+                    for d in dict.fromkeys(manifest.blobs)
+                ] + [
+                    {"manifest_id": manifest_id, "kind": MANIFEST, "digest": d}
+                    for d in dict.fromkeys(manifest.children)
+                ]
+                if references:
+                    await conn.execute(sa.insert(manifest_references), references)
+            else:
+                manifest_id = (
+                    await conn.execute(
+                        sa.select(manifests.c.id).where(
+                            manifests.c.repository_id == repository_id,
+                            manifests.c.digest == manifest.digest,
+                        )
+                    )
+                ).scalar_one()
+            for name in dict.fromkeys(tag_names):
+                statement = self._insert(tags).values(
+                    repository_id=repository_id, name=name, manifest_id=manifest_id, updated_at=now
+                )
+                await conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[tags.c.repository_id, tags.c.name],
+                        set_={"manifest_id": manifest_id, "updated_at": now},
+                    )
+                )
+
+    async def delete_manifest(self, repository_id: int, digest: str) -> bool:
+        async with self._write() as conn:
+            manifest_id = (
+                await conn.execute(
+                    sa.select(manifests.c.id).where(
+                        manifests.c.repository_id == repository_id, manifests.c.digest == digest
+                    )
+                )
+            ).scalar()
+            if manifest_id is None:
+                return False
+            parent = (
+                await conn.execute(
+                    sa.select(manifests.c.digest)
+                    .join(manifest_references, manifest_references.c.manifest_id == manifests.c.id)
+                    .where(
+                        manifests.c.repository_id == repository_id,
+                        manifest_references.c.kind == MANIFEST,
+                        manifest_references.c.digest == digest,
+                    )
+                    .limit(1)
+                )
+            ).scalar()
+            if parent is not None:
+                raise ManifestReferenced(
+                    f"manifest {digest} is listed by image index {parent}; delete the index first"
+                )
+            # Children first: SQLite only cascades with foreign keys on, PostgreSQL always.
+            await conn.execute(sa.delete(tags).where(tags.c.manifest_id == manifest_id))
+            await conn.execute(
+                sa.delete(manifest_references).where(
+                    manifest_references.c.manifest_id == manifest_id
+                )
+            )
+            await conn.execute(sa.delete(manifests).where(manifests.c.id == manifest_id))
+        return True
+
+    async def delete_tag(self, repository_id: int, tag: str) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(
+                sa.delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag)
+            )
+        return result.rowcount > 0
+
+    async def list_tags(self, repository_id: int, *, after: str | None, limit: int) -> list[str]:
+        query = (
+            sa.select(tags.c.name)
+            .where(tags.c.repository_id == repository_id)
+            .order_by(tags.c.name)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(tags.c.name > after)
+        async with self._read() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def list_referrers(
+        self, repository_id: int, subject: str, artifact_type: str | None
+    ) -> list[ReferrerRecord]:
+        query = (
+            sa.select(
+                manifests.c.digest,
+                manifests.c.media_type,
+                manifests.c.size,
+                manifests.c.artifact_type,
+                manifests.c.annotations,
+            )
+            .where(
+                manifests.c.repository_id == repository_id, manifests.c.subject_digest == subject
+            )
+            .order_by(manifests.c.id)
+        )
+        if artifact_type is not None:
+            query = query.where(manifests.c.artifact_type == artifact_type)
+        async with self._read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            ReferrerRecord(r.digest, r.media_type, r.size, r.artifact_type, r.annotations)
+            for r in rows
+        ]
+
+    # uploads
+
+    async def create_upload(self, upload_id: str, repository_id: int) -> Upload:
+        now = _now()
+        async with self._write() as conn:
+            await conn.execute(
+                sa.insert(uploads).values(
+                    id=upload_id,
+                    repository_id=repository_id,
+                    offset=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return Upload(upload_id, repository_id, 0, now)
+
+    async def get_upload(self, upload_id: str) -> Upload | None:
+        async with self._read() as conn:
+            row = (await conn.execute(sa.select(uploads).where(uploads.c.id == upload_id))).first()
+        if row is None:
+            return None
+        return Upload(row.id, row.repository_id, row.offset, _aware(row.created_at))
+
+    async def advance_upload(self, upload_id: str, expected_offset: int, new_offset: int) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(
+                sa.update(uploads)
+                .where(uploads.c.id == upload_id, uploads.c.offset == expected_offset)
+                .values(offset=new_offset, updated_at=_now())
+            )
+        return result.rowcount == 1
+
+    async def complete_upload(
+        self, upload_id: str, repository_id: int, digest: str, size: int
+    ) -> None:
+        async with self._write() as conn:
+            await self._link(conn, repository_id, digest, size)
+            await conn.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
+
+    async def delete_upload(self, upload_id: str) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
+        return result.rowcount > 0
+
+
+def _repository(row: sa.Row[Any]) -> Repository:
+    return Repository(row.id, row.account_id, row.region, row.name, _aware(row.created_at))
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, a busy timeout, and explicit BEGIN so writes can BEGIN IMMEDIATE.
+
+    pysqlite's own transaction handling must be switched off for that (SQLAlchemy's
+    documented recipe for the aiosqlite driver).
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        immediate = conn.get_execution_options().get("berth_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

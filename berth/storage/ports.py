@@ -1,0 +1,151 @@
+"""The narrow interfaces services depend on; adapters live beside this module.
+
+Kept deliberately small (Distribution's storage-driver lesson): every method is one
+transaction or one file operation, so each adapter can be tested by one shared suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    id: int
+    account_id: str
+    region: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRecord:
+    digest: str
+    media_type: str
+    size: int
+    content: bytes
+    pushed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReferrerRecord:
+    digest: str
+    media_type: str
+    size: int
+    artifact_type: str | None
+    annotations: dict[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewManifest:
+    digest: str
+    media_type: str
+    size: int
+    content: bytes
+    artifact_type: str | None
+    subject: str | None
+    annotations: dict[str, str] | None
+    blobs: Sequence[str]
+    children: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    id: str
+    repository_id: int
+    offset: int
+    created_at: datetime
+
+
+class MetadataStore(Protocol):
+    async def close(self) -> None: ...
+    async def ping(self) -> bool: ...
+
+    # repositories
+    async def get_repository(
+        self, account_id: str, region: str, name: str
+    ) -> Repository | None: ...
+    async def ensure_repository(self, account_id: str, region: str, name: str) -> Repository: ...
+    async def list_repository_names(
+        self, account_id: str, region: str, *, after: str | None, limit: int
+    ) -> list[str]: ...
+
+    # blobs and their links to repositories
+    async def linked_blob_size(self, repository_id: int, digest: str) -> int | None: ...
+    async def link_blob(self, repository_id: int, digest: str, size: int) -> None: ...
+    async def unlink_blob(self, repository_id: int, digest: str) -> bool:
+        """Remove the link; raises `BlobReferenced` while a manifest of the repository uses it."""
+        ...
+
+    async def find_blob_link(
+        self, account_id: str, region: str, digest: str, *, in_repository: str | None
+    ) -> int | None:
+        """Size of a blob linked to `in_repository` (or to any repository when None)."""
+        ...
+
+    async def missing_blobs(self, repository_id: int, digests: Sequence[str]) -> list[str]: ...
+
+    # manifests and tags
+    async def get_manifest(
+        self, repository_id: int, *, digest: str | None = None, tag: str | None = None
+    ) -> ManifestRecord | None: ...
+    async def missing_manifests(self, repository_id: int, digests: Sequence[str]) -> list[str]: ...
+    async def put_manifest(
+        self, repository_id: int, manifest: NewManifest, tags: Sequence[str]
+    ) -> None: ...
+    async def delete_manifest(self, repository_id: int, digest: str) -> bool:
+        """Delete a manifest and its tags; raises `ManifestReferenced` while an index lists it."""
+        ...
+
+    async def delete_tag(self, repository_id: int, tag: str) -> bool: ...
+    async def list_tags(
+        self, repository_id: int, *, after: str | None, limit: int
+    ) -> list[str]: ...
+    async def list_referrers(
+        self, repository_id: int, subject: str, artifact_type: str | None
+    ) -> list[ReferrerRecord]: ...
+
+    # uploads
+    async def create_upload(self, upload_id: str, repository_id: int) -> Upload: ...
+    async def get_upload(self, upload_id: str) -> Upload | None: ...
+    async def advance_upload(self, upload_id: str, expected_offset: int, new_offset: int) -> bool:
+        """Compare-and-set the committed length of an upload."""
+        ...
+
+    async def complete_upload(
+        self, upload_id: str, repository_id: int, digest: str, size: int
+    ) -> None:
+        """Record the blob, link it to the repository and forget the upload, atomically."""
+        ...
+
+    async def delete_upload(self, upload_id: str) -> bool: ...
+
+
+class UploadWriter(Protocol):
+    def write(self, data: bytes) -> None: ...
+    def close(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    """Bytes only; which repository may read a blob is metadata's business."""
+
+    def create_upload(self, upload_id: str) -> None: ...
+    def open_upload(self, upload_id: str, offset: int) -> UploadWriter:
+        """A writer appending at `offset`; anything past it (an unacknowledged chunk) is dropped."""
+        ...
+
+    def read_upload(self, upload_id: str, length: int) -> Iterator[bytes]: ...
+    def upload_size(self, upload_id: str) -> int | None: ...
+    def commit_upload(self, upload_id: str, digest: str) -> None:
+        """Make the upload's bytes durable as blob `digest` (fsync + atomic rename)."""
+        ...
+
+    def delete_upload(self, upload_id: str) -> None: ...
+    def blob_size(self, digest: str) -> int | None: ...
+    def blob_path(self, digest: str) -> Path:
+        """Filesystem path for zero-copy serving."""
+        ...
