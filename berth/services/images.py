@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from berth.domain.digests import Digest, digest_of, is_digest, parse_digest
 from berth.domain.manifests import parse_manifest
-from berth.domain.names import validate_tag
+from berth.domain.names import validate_name, validate_tag
 from berth.domain.scope import Scope
 from berth.errors import (
     DigestMismatch,
@@ -51,6 +51,7 @@ class ImagesService:
         content_type: str | None,
         extra_tags: tuple[str, ...] = (),
     ) -> PutImageResult:
+        validate_name(name)
         ref = Reference.parse(reference)
         tags = [validate_tag(t) for t in ((ref.tag,) if ref.tag else ()) + extra_tags]
         parsed = parse_manifest(manifest, content_type)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -48,7 +49,10 @@ def page(request: web.Request) -> tuple[int, str | None]:
     return limit, request.query.get("last") or None
 
 
-def next_link(path: str, limit: int, last: str) -> str:
-    from urllib.parse import urlencode
-
-    return f'<{path}?{urlencode({"n": limit, "last": last})}>; rel="next"'
+def paginated(found: list[str], limit: int, path: str) -> tuple[list[str], dict[str, str]]:
+    """Trim a listing fetched with `limit + 1` rows; link to the next page when there is one."""
+    if limit == 0 or len(found) <= limit:
+        return found[:limit], {}
+    found = found[:limit]
+    query = urlencode({"n": limit, "last": found[-1]})
+    return found, {"Link": f'<{path}?{query}>; rel="next"'}

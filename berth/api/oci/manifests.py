@@ -6,7 +6,7 @@ import json
 
 from aiohttp import web
 
-from berth.api.oci.context import Context, next_link, page
+from berth.api.oci.context import Context, page, paginated
 from berth.domain import media_types as mt
 from berth.domain.manifests import MAX_MANIFEST_BYTES
 from berth.errors import ManifestTooLarge
@@ -52,20 +52,14 @@ async def delete_manifest(
 async def list_tags(request: web.Request, ctx: Context, name: str) -> web.Response:
     limit, last = page(request)
     found = await ctx.registry.images.list_tags(ctx.scope, name, after=last, limit=limit + 1)
-    headers = {}
-    if len(found) > limit:
-        found = found[:limit]
-        headers["Link"] = next_link(f"/v2/{name}/tags/list", limit, found[-1])
+    found, headers = paginated(found, limit, f"/v2/{name}/tags/list")
     return web.json_response({"name": name, "tags": found}, headers=headers)
 
 
 async def catalog(request: web.Request, ctx: Context) -> web.Response:
     limit, last = page(request)
     found = await ctx.registry.repositories.list_names(ctx.scope, after=last, limit=limit + 1)
-    headers = {}
-    if len(found) > limit:
-        found = found[:limit]
-        headers["Link"] = next_link("/v2/_catalog", limit, found[-1])
+    found, headers = paginated(found, limit, "/v2/_catalog")
     return web.json_response({"repositories": found}, headers=headers)
 
 
