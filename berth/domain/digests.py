@@ -31,13 +31,13 @@ class Digest:
 
 def parse_digest(value: str) -> Digest:
     """Parse strictly: a well-formed digest of an unsupported algorithm is `UnsupportedDigest`."""
-    if len(value) > 256 or not _GRAMMAR.match(value):
+    if len(value) > 256 or not _GRAMMAR.fullmatch(value):
         raise InvalidDigest(f"invalid digest {value[:80]!r}")
     algorithm, encoded = value.split(":", 1)
     pattern = _ENCODED.get(algorithm)
     if pattern is None:
         raise UnsupportedDigest(f"unsupported digest algorithm {algorithm!r}")
-    if not pattern.match(encoded):
+    if not pattern.fullmatch(encoded):
         raise InvalidDigest(f"invalid {algorithm} digest {value[:80]!r}")
     return Digest(algorithm, encoded)
 

@@ -19,7 +19,7 @@ def validate_name(name: str) -> str:
         raise InvalidName(
             f"repository name must be {NAME_MIN} to {NAME_MAX} characters long", name=name[:300]
         )
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidName(
             "repository name must match [a-z0-9]+((.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+"
             "((.|_|__|-+)[a-z0-9]+)*)*",
@@ -29,6 +29,6 @@ def validate_name(name: str) -> str:
 
 
 def validate_tag(tag: str) -> str:
-    if not _TAG.match(tag):
+    if not _TAG.fullmatch(tag):
         raise InvalidTag("tag must match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", tag=tag[:200])
     return tag

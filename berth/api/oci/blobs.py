@@ -103,7 +103,7 @@ def _chunk_range(request: web.Request) -> tuple[int | None, int | None]:
     header = request.headers.get("Content-Range")
     if header is None:
         return None, length
-    match = _CONTENT_RANGE.match(header.strip())
+    match = _CONTENT_RANGE.fullmatch(header.strip())
     if match is None:
         raise UploadInvalid(f"malformed Content-Range {header[:60]!r}")
     first, last = int(match[1]), int(match[2])

@@ -66,7 +66,7 @@ _API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
 
 def _match(path: str, method: str) -> tuple[Handler | None, dict[str, Any], bool]:
     for pattern, methods in ROUTES:
-        match = pattern.match(path)
+        match = pattern.fullmatch(path)
         if match:
             return methods.get(method), match.groupdict(), True
     return None, {}, False

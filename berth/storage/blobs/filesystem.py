@@ -38,7 +38,7 @@ class FilesystemBlobStore:
 
     def _upload_path(self, upload_id: str) -> Path:
         # Upload ids reach here from URLs; never let one name a path outside the folder.
-        if not _UPLOAD_ID.match(upload_id):
+        if not _UPLOAD_ID.fullmatch(upload_id):
             raise ValueError(f"not an upload id: {upload_id!r}")
         return self._uploads / upload_id
 

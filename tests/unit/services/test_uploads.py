@@ -1,0 +1,88 @@
+"""Upload service on a real SQLite database and blob folder: any chunking, any process."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from berth.domain.scope import Scope
+from berth.services.registry import Registry
+from berth.storage.blobs.filesystem import FilesystemBlobStore
+from berth.storage.metadata import migrate
+from berth.storage.metadata.store import SqlMetadataStore
+
+SCOPE = Scope("000000000000", "us-east-1")
+
+
+async def stream(data: bytes, piece: int) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), piece):
+        yield data[i : i + piece]
+
+
+@st.composite
+def chunked_blobs(draw: st.DrawFn) -> tuple[bytes, list[int], list[bool], int]:
+    data = draw(st.binary(min_size=0, max_size=4096))
+    cuts = sorted(set(draw(st.lists(st.integers(0, len(data)), max_size=8))))
+    # For each chunk: served by a fresh service (a restart, or another process) or not.
+    fresh = draw(st.lists(st.booleans(), min_size=len(cuts) + 1, max_size=len(cuts) + 1))
+    piece = draw(st.integers(1, 512))
+    return data, cuts, fresh, piece
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    case=chunked_blobs(),
+    final_in_put=st.booleans(),
+    algorithm=st.sampled_from(["sha256", "sha512"]),
+)
+def test_any_chunking_gives_the_right_digest(
+    case: tuple[bytes, list[int], list[bool], int], final_in_put: bool, algorithm: str
+) -> None:
+    data, cuts, fresh, piece = case
+    bounds = [0, *cuts, len(data)]
+    chunks = [data[a:b] for a, b in itertools.pairwise(bounds)]
+    digest = f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
+
+    async def run(root: Path) -> bytes:
+        url = f"sqlite:///{root / 'berth.db'}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        metadata = SqlMetadataStore(url)
+        blobs = FilesystemBlobStore(root)
+        try:
+            registry = Registry.build(metadata, blobs)
+            upload = await registry.uploads.initiate_layer_upload(SCOPE, "prop/test")
+            offset = 0
+            last = chunks.pop() if final_in_put else b""
+            for chunk, restart in zip(chunks, fresh, strict=False):
+                if restart:
+                    registry = Registry.build(metadata, blobs)
+                status = await registry.uploads.upload_layer_part(
+                    SCOPE,
+                    "prop/test",
+                    upload.id,
+                    stream(chunk, piece),
+                    start=offset,
+                    length=len(chunk),
+                )
+                offset += len(chunk)
+                assert status.offset == offset
+            if fresh[-1]:
+                registry = Registry.build(metadata, blobs)
+            done = await registry.uploads.complete_layer_upload(
+                SCOPE, "prop/test", upload.id, digest, stream(last, piece), len(last)
+            )
+            assert done == digest
+            layer = await registry.blobs.get_layer(SCOPE, "prop/test", digest)
+            return layer.path.read_bytes()
+        finally:
+            await metadata.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        assert asyncio.run(run(Path(tmp))) == data
