@@ -10,6 +10,7 @@ from berth.domain.names import validate_name, validate_tag
 from berth.domain.scope import Scope
 from berth.errors import (
     DigestMismatch,
+    InvalidTag,
     ManifestBlobUnknown,
     ManifestNotFound,
 )
@@ -21,6 +22,7 @@ from berth.storage.ports import ManifestRecord, MetadataStore, NewManifest, Refe
 class PutImageResult:
     digest: str
     subject: str | None
+    tags: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +95,11 @@ class ImagesService:
             ),
             tags,
         )
-        return PutImageResult(str(digest), subject)
+        return PutImageResult(str(digest), subject, tuple(dict.fromkeys(tags)))
 
     async def get_image(self, scope: Scope, name: str, reference: str) -> ManifestRecord:
-        ref = Reference.parse(reference)
         repository = await self._repositories.get(scope, name)
+        ref = _existing(reference, name)
         record = await self._metadata.get_manifest(
             repository.id, digest=str(ref.digest) if ref.digest else None, tag=ref.tag
         )
@@ -107,8 +109,8 @@ class ImagesService:
 
     async def delete_image(self, scope: Scope, name: str, reference: str) -> None:
         """By tag: remove the tag only. By digest: remove the manifest and all its tags."""
-        ref = Reference.parse(reference)
         repository = await self._repositories.get(scope, name)
+        ref = _existing(reference, name)
         if ref.tag is not None:
             deleted = await self._metadata.delete_tag(repository.id, ref.tag)
         else:
@@ -125,6 +127,20 @@ class ImagesService:
     async def list_image_referrers(
         self, scope: Scope, name: str, subject: str, artifact_type: str | None
     ) -> list[ReferrerRecord]:
+        """Referrers of `subject`; none (not an error) when the repository does not exist yet."""
         parsed = str(parse_digest(subject))
-        repository = await self._repositories.get(scope, name)
+        validate_name(name)
+        repository = await self._metadata.get_repository(scope.account_id, scope.region, name)
+        if repository is None:
+            return []
         return await self._metadata.list_referrers(repository.id, parsed, artifact_type)
+
+
+def _existing(reference: str, name: str) -> Reference:
+    """A reference to read or delete: a tag that could never exist is simply not found."""
+    try:
+        return Reference.parse(reference)
+    except InvalidTag:
+        raise ManifestNotFound(
+            f"manifest {reference[:200]} is unknown to repository {name}"
+        ) from None

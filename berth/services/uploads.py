@@ -101,17 +101,10 @@ class UploadsService:
         length: int | None,
     ) -> UploadStatus:
         """Append a chunk; `start` (from Content-Range) must be where the upload ends."""
-        upload = await self._upload(scope, name, upload_id)
+        await self._upload(scope, name, upload_id)
         async with self._lock(upload_id):
             upload = await self._upload(scope, name, upload_id)
-            if start is not None and start != upload.offset:
-                raise UploadRangeInvalid(
-                    f"chunk starts at {start} but the upload has {upload.offset} bytes",
-                    offset=upload.offset,
-                )
-            hasher = await self._hasher(upload)
-            size = await self._write(upload_id, upload.offset, body, hasher)
-            _check_length(size - upload.offset, length)
+            hasher, size = await self._append(upload, body, start, length)
             if not await self._metadata.advance_upload(upload_id, upload.offset, size):
                 raise UploadRangeInvalid("upload was changed concurrently", offset=upload.offset)
             self._remember(upload_id, size, hasher)
@@ -124,17 +117,18 @@ class UploadsService:
         upload_id: str,
         digest: str | None,
         body: AsyncIterator[bytes],
-        length: int | None,
+        *,
+        start: int | None = None,
+        length: int | None = None,
     ) -> str:
+        """Append an optional last chunk, verify the digest, and make the blob visible."""
         if not digest:
             raise InvalidDigest("the digest query parameter is required to complete an upload")
         expected = parse_digest(digest)
-        upload = await self._upload(scope, name, upload_id)
+        await self._upload(scope, name, upload_id)
         async with self._lock(upload_id):
             upload = await self._upload(scope, name, upload_id)
-            hasher = await self._hasher(upload)
-            size = await self._write(upload_id, upload.offset, body, hasher)
-            _check_length(size - upload.offset, length)
+            hasher, size = await self._append(upload, body, start, length)
             actual = (
                 hasher.hexdigest()
                 if expected.algorithm == "sha256"
@@ -201,6 +195,20 @@ class UploadsService:
             hasher.update(chunk)
             await asyncio.sleep(0)
         return hasher
+
+    async def _append(
+        self, upload: Upload, body: AsyncIterator[bytes], start: int | None, length: int | None
+    ) -> tuple[_Hash, int]:
+        """Write a chunk after the committed bytes; the running hash and the new length."""
+        if start is not None and start != upload.offset:
+            raise UploadRangeInvalid(
+                f"chunk starts at {start} but the upload has {upload.offset} bytes",
+                offset=upload.offset,
+            )
+        hasher = await self._hasher(upload)
+        size = await self._write(upload.id, upload.offset, body, hasher)
+        _check_length(size - upload.offset, length)
+        return hasher, size
 
     async def _rehash(self, upload_id: str, size: int, expected: Digest) -> str:
         hasher = expected.hasher()

@@ -109,6 +109,28 @@ def test_out_of_order_chunk_is_416_with_current_range(registry: RunningRegistry)
     assert registry.client.get(location).headers["Range"] == "0-4"
 
 
+def test_final_put_with_a_misplaced_range_is_416(registry: RunningRegistry) -> None:
+    data = b"0123456789"
+    location = registry.client.post(f"/v2/{NAME}/blobs/uploads/").headers["Location"]
+    registry.client.patch(location, content=data[:4], headers={"Content-Range": "0-3"})
+    misplaced = registry.client.put(
+        location,
+        params={"digest": sha256(data)},
+        content=data[6:],
+        headers={"Content-Range": "6-9"},
+    )
+    assert misplaced.status_code == 416
+    assert misplaced.headers["Range"] == "0-3"
+    done = registry.client.put(
+        location,
+        params={"digest": sha256(data)},
+        content=data[4:],
+        headers={"Content-Range": "4-9"},
+    )
+    assert done.status_code == 201
+    assert registry.client.get(f"/v2/{NAME}/blobs/{sha256(data)}").content == data
+
+
 def test_content_range_must_agree_with_content_length(registry: RunningRegistry) -> None:
     location = registry.client.post(f"/v2/{NAME}/blobs/uploads/").headers["Location"]
     response = registry.client.patch(location, content=b"12345", headers={"Content-Range": "0-9"})

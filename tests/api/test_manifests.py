@@ -172,6 +172,7 @@ def test_push_by_digest_with_tag_parameters(registry: RunningRegistry) -> None:
         headers={"Content-Type": OCI_MANIFEST},
     )
     assert response.status_code == 201
+    assert response.headers["OCI-Tag"] == "a, b"
     assert registry.client.get(f"/v2/{NAME}/tags/list").json()["tags"] == ["a", "b"]
 
 
@@ -348,6 +349,12 @@ def test_subject_may_not_exist_yet(registry: RunningRegistry) -> None:
     response = put(registry, sha256(body), body, OCI_MANIFEST)
     assert response.status_code == 201
     assert response.headers["OCI-Subject"] == sha256(ghost)
+
+
+def test_referrers_of_a_repository_that_does_not_exist_yet(registry: RunningRegistry) -> None:
+    response = registry.client.get(f"/v2/not/yet/referrers/{sha256(b'x')}")
+    assert response.status_code == 200
+    assert response.json()["manifests"] == []
 
 
 def test_referrers_with_invalid_digest(registry: RunningRegistry) -> None:

@@ -72,13 +72,15 @@ async def patch_upload(
 async def finish_upload(
     request: web.Request, ctx: Context, name: str, upload_id: str
 ) -> web.Response:
+    start, length = _chunk_range(request)
     digest = await ctx.registry.uploads.complete_layer_upload(
         ctx.scope,
         name,
         upload_id,
         request.query.get("digest"),
         body(request),
-        request.content_length,
+        start=start,
+        length=length,
     )
     return web.Response(status=201, headers=_blob_headers(name, digest))
 

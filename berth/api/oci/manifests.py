@@ -39,6 +39,8 @@ async def put_manifest(
     }
     if result.subject:
         headers["OCI-Subject"] = result.subject
+    if "tag" in request.query and result.tags:
+        headers["OCI-Tag"] = ", ".join(result.tags)
     return web.Response(status=201, headers=headers)
 
 

@@ -76,7 +76,13 @@ def test_any_chunking_gives_the_right_digest(
             if fresh[-1]:
                 registry = Registry.build(metadata, blobs)
             done = await registry.uploads.complete_layer_upload(
-                SCOPE, "prop/test", upload.id, digest, stream(last, piece), len(last)
+                SCOPE,
+                "prop/test",
+                upload.id,
+                digest,
+                stream(last, piece),
+                start=offset,
+                length=len(last),
             )
             assert done == digest
             layer = await registry.blobs.get_layer(SCOPE, "prop/test", digest)
