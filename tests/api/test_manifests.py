@@ -245,7 +245,7 @@ def test_tags_list_order_and_pagination(registry: RunningRegistry) -> None:
     assert "Link" not in exact.headers
 
 
-@pytest.mark.parametrize("n", ["-1", "abc", "1.5"])
+@pytest.mark.parametrize("n", ["-1", "abc", "1.5", "²", "9" * 30])
 def test_tags_list_rejects_bad_n(registry: RunningRegistry, n: str) -> None:
     push_image(registry.client, NAME, "v1")
     response = registry.client.get(f"/v2/{NAME}/tags/list", params={"n": n})

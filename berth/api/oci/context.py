@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from berth.domain.scope import Scope
 from berth.errors import InvalidPagination, SizeInvalid
 from berth.services.registry import Registry
 
 BODY_CHUNK = 1 << 20
+_COUNT = re.compile(r"[0-9]{1,9}")
 MAX_PAGE = 1000
 
 
@@ -27,14 +30,8 @@ async def body(request: web.Request) -> AsyncIterator[bytes]:
     try:
         async for chunk in request.content.iter_chunked(BODY_CHUNK):
             yield chunk
-    except (ConnectionError, web.HTTPException):
-        raise
-    except Exception as exc:  # aiohttp's payload errors: a body shorter than declared, bad chunks
-        raise SizeInvalid(f"request body could not be read: {exc}") from None
-
-
-def content_length(request: web.Request) -> int | None:
-    return request.content_length
+    except HttpProcessingError as exc:  # a body shorter than declared, broken chunked encoding
+        raise SizeInvalid(f"request body could not be read: {exc.message}") from None
 
 
 def page(request: web.Request) -> tuple[int, str | None]:
@@ -43,7 +40,7 @@ def page(request: web.Request) -> tuple[int, str | None]:
     if raw is None:
         limit = MAX_PAGE
     else:
-        if not raw.isdigit():
+        if not _COUNT.fullmatch(raw):
             raise InvalidPagination(f"n must be a non-negative integer, not {raw[:20]!r}")
         limit = min(int(raw), MAX_PAGE)
     return limit, request.query.get("last") or None

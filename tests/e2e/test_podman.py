@@ -1,0 +1,86 @@
+"""podman, the guide's stand-in for docker, builds, pushes and pulls through `berth serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import BerthProcess, require_tool
+
+pytestmark = pytest.mark.e2e
+
+find_podman = require_tool("podman")
+
+Podman = Callable[..., str]
+
+
+@pytest.fixture
+def podman(tmp_path: Path) -> Iterator[Podman]:
+    """podman with storage, configuration and credentials of its own."""
+    binary = find_podman()
+    # podman refuses a run root longer than 50 characters; pytest's tmp_path is longer.
+    runroot = Path(tempfile.mkdtemp(prefix="berth-pm-", dir="/tmp"))
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path / "home"),
+        "XDG_RUNTIME_DIR": str(runroot / "xdg"),
+        "REGISTRY_AUTH_FILE": str(tmp_path / "auth.json"),
+    }
+    for folder in (tmp_path / "home", runroot / "xdg"):
+        folder.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "auth.json").write_text('{"auths": {}}')
+
+    def run(*args: str) -> str:
+        command = [
+            binary,
+            *("--root", str(tmp_path / "storage"), "--runroot", str(runroot / "run")),
+            *("--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"),
+            *("--events-backend", "none"),
+            *args,
+        ]
+        result = subprocess.run(command, capture_output=True, env=env, timeout=180)
+        if result.returncode != 0:
+            pytest.fail(f"{' '.join(command)} failed:\n{result.stderr.decode(errors='replace')}")
+        return result.stdout.decode()
+
+    yield run
+    shutil.rmtree(runroot, ignore_errors=True)
+
+
+def test_build_push_remove_pull(
+    podman: Podman, tmp_path: Path, berth_process: BerthProcess
+) -> None:
+    berth_process.start()
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Containerfile").write_text("FROM scratch\nCOPY a.txt /a.txt\nCOPY b.bin /b.bin\n")
+    (context / "a.txt").write_text("hello from podman\n")
+    (context / "b.bin").write_bytes(os.urandom(200_000))
+    image = f"{berth_process.host}/my-application:latest"
+
+    podman("build", "--quiet", "-t", image, str(context))
+    built = podman("image", "inspect", "--format", "{{.Id}}", image).strip()
+    podman("push", "--tls-verify=false", image)
+
+    manifest = httpx.get(f"{berth_process.url}/v2/my-application/manifests/latest")
+    assert manifest.status_code == 200
+    assert json.loads(manifest.content)["config"]["digest"] == f"sha256:{built}"
+
+    podman("rmi", image)
+    podman("pull", "--tls-verify=false", image)
+    assert podman("image", "inspect", "--format", "{{.Id}}", image).strip() == built
+
+    docker = f"{berth_process.host}/my-application:docker"
+    podman("push", "--tls-verify=false", "--format", "docker", image, docker)
+    pushed = httpx.get(f"{berth_process.url}/v2/my-application/manifests/docker")
+    assert pushed.headers["Content-Type"] == "application/vnd.docker.distribution.manifest.v2+json"
+    tags = httpx.get(f"{berth_process.url}/v2/my-application/tags/list").json()["tags"]
+    assert tags == ["docker", "latest"]
