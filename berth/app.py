@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from berth.api import ops
+from berth.api.inflight import InFlight
 from berth.api.oci.routes import OciApi
 from berth.config import Settings
 from berth.domain.scope import Scope
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # Bound on bodies read whole by aiohttp; blob uploads and manifests are streamed instead.
 MAX_JSON_BODY = 8 * 1024 * 1024
+
+IN_FLIGHT = web.AppKey("in_flight", InFlight)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -35,7 +38,9 @@ def create_app(settings: Settings) -> web.Application:
         yield
         await metadata.close()
 
-    app = web.Application(client_max_size=MAX_JSON_BODY)
+    in_flight = InFlight()
+    app = web.Application(client_max_size=MAX_JSON_BODY, middlewares=[in_flight.middleware])
+    app[IN_FLIGHT] = in_flight
     app.cleanup_ctx.append(lifecycle)
     app.router.add_route("*", "/v2", oci.handle)
     app.router.add_route("*", "/v2/{tail:.*}", oci.handle)

@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from berth import __version__
-from berth.app import create_app
+from berth.app import IN_FLIGHT, create_app
 from berth.config import Settings, load_settings
 from berth.storage.metadata import migrate
 
@@ -46,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
     try:
         settings = load_settings(args.config, **flags)
-    except (ValidationError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:  # includes pydantic's ValidationError and TOML errors
         print(f"berth: invalid configuration: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(
@@ -57,21 +56,34 @@ def main(argv: list[str] | None = None) -> int:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         migrate.upgrade(settings.sqlalchemy_url)
         return 0
-    if bool(settings.tls_cert) != bool(settings.tls_key):
-        print("berth: --tls-cert and --tls-key go together", file=sys.stderr)
+    try:
+        tls = _tls_context(settings)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except (ValueError, OSError, ssl.SSLError) as exc:
+        print(f"berth: cannot start: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(serve(settings))
+    asyncio.run(serve(settings, tls))
     return 0
 
 
-async def serve(settings: Settings) -> None:
-    tls = None
-    if settings.tls_cert and settings.tls_key:
-        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if not (settings.tls_cert and settings.tls_key):
+        return None
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
         tls.load_cert_chain(settings.tls_cert, settings.tls_key)
-    runner = web.AppRunner(
-        create_app(settings), access_log=None, shutdown_timeout=settings.shutdown_timeout
-    )
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(
+            f"cannot load TLS certificate {settings.tls_cert} and key {settings.tls_key}: {exc}"
+        ) from None
+    return tls
+
+
+async def serve(settings: Settings, tls: ssl.SSLContext | None) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls, backlog=1024)
     await site.start()
@@ -83,5 +95,7 @@ async def serve(settings: Settings) -> None:
     log.info("Berth registry listening on %s://%s:%d", settings.scheme, host, settings.port)
     await stop.wait()
     log.info("stopping: finishing in-flight requests")
-    # Stops accepting, lets running handlers finish (up to shutdown_timeout), then closes.
+    await site.stop()
+    if not await app[IN_FLIGHT].wait_idle(settings.shutdown_timeout):
+        log.warning("requests still running after %ss are cut off", settings.shutdown_timeout)
     await runner.cleanup()

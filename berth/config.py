@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -76,4 +77,7 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
             model_config = SettingsConfigDict(toml_file=path)
 
         cls = FileSettings
-    return cls(**{k: v for k, v in flags.items() if v is not None})
+    try:
+        return cls(**{k: v for k, v in flags.items() if v is not None})
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
