@@ -1,0 +1,81 @@
+"""The filesystem blob store: uploads, atomic commits, and no path outside its folder."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from pathlib import Path
+
+import pytest
+
+from berth.storage.blobs.filesystem import FilesystemBlobStore
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_upload_commit_and_read(tmp_path: Path) -> None:
+    store = FilesystemBlobStore(tmp_path)
+    upload = str(uuid.uuid4())
+    store.create_upload(upload)
+    writer = store.open_upload(upload, 0)
+    writer.write(b"hello ")
+    writer.write(b"world")
+    writer.close()
+    assert store.upload_size(upload) == 11
+    assert b"".join(store.read_upload(upload, 11)) == b"hello world"
+    store.commit_upload(upload, digest(b"hello world"))
+    path = store.blob_path(digest(b"hello world"))
+    assert path.read_bytes() == b"hello world"
+    assert path.parent.name == hashlib.sha256(b"hello world").hexdigest()[:2]
+    assert store.blob_size(digest(b"hello world")) == 11
+    assert store.upload_size(upload) is None
+
+
+def test_reopening_drops_bytes_past_the_offset(tmp_path: Path) -> None:
+    store = FilesystemBlobStore(tmp_path)
+    upload = str(uuid.uuid4())
+    store.create_upload(upload)
+    writer = store.open_upload(upload, 0)
+    writer.write(b"acknowledged|never acknowledged")
+    writer.close()
+    writer = store.open_upload(upload, len(b"acknowledged"))
+    writer.write(b"!")
+    writer.close()
+    assert b"".join(store.read_upload(upload, 13)) == b"acknowledged!"
+    assert store.upload_size(upload) == 13
+
+
+def test_committing_known_content_again_keeps_one_copy(tmp_path: Path) -> None:
+    store = FilesystemBlobStore(tmp_path)
+    for _ in range(2):
+        upload = str(uuid.uuid4())
+        store.create_upload(upload)
+        writer = store.open_upload(upload, 0)
+        writer.write(b"same")
+        writer.close()
+        store.commit_upload(upload, digest(b"same"))
+    assert [p.name for p in (tmp_path / "uploads").iterdir()] == []
+    assert store.blob_path(digest(b"same")).read_bytes() == b"same"
+
+
+def test_reading_past_the_end_is_an_error(tmp_path: Path) -> None:
+    store = FilesystemBlobStore(tmp_path)
+    upload = str(uuid.uuid4())
+    store.create_upload(upload)
+    with pytest.raises(OSError):
+        list(store.read_upload(upload, 1))
+
+
+@pytest.mark.parametrize("bad", ["../escape", "..", "a/b", "", str(uuid.uuid4()).upper()])
+def test_upload_ids_cannot_name_other_paths(tmp_path: Path, bad: str) -> None:
+    store = FilesystemBlobStore(tmp_path)
+    with pytest.raises(ValueError):
+        store.create_upload(bad)
+    with pytest.raises(ValueError):
+        store.delete_upload(bad)
+
+
+def test_unknown_blob_has_no_size(tmp_path: Path) -> None:
+    assert FilesystemBlobStore(tmp_path).blob_size(digest(b"nothing")) is None
