@@ -101,7 +101,6 @@ class UploadsService:
         length: int | None,
     ) -> UploadStatus:
         """Append a chunk; `start` (from Content-Range) must be where the upload ends."""
-        await self._upload(scope, name, upload_id)
         async with self._lock(upload_id):
             upload = await self._upload(scope, name, upload_id)
             hasher, size = await self._append(upload, body, start, length)
@@ -125,7 +124,6 @@ class UploadsService:
         if not digest:
             raise InvalidDigest("the digest query parameter is required to complete an upload")
         expected = parse_digest(digest)
-        await self._upload(scope, name, upload_id)
         async with self._lock(upload_id):
             upload = await self._upload(scope, name, upload_id)
             hasher, size = await self._append(upload, body, start, length)
@@ -148,8 +146,8 @@ class UploadsService:
         return UploadStatus(upload_id, name, upload.offset)
 
     async def cancel_upload(self, scope: Scope, name: str, upload_id: str) -> None:
-        await self._upload(scope, name, upload_id)
         async with self._lock(upload_id):
+            await self._upload(scope, name, upload_id)
             await self._discard(upload_id)
 
     async def mount_layer(

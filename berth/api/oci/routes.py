@@ -16,7 +16,7 @@ from aiohttp import web
 from berth.api.oci import blobs, manifests
 from berth.api.oci.context import Context
 from berth.api.oci.errors import error_response, render
-from berth.domain.scope import Scope
+from berth.domain.scope import Scope, scope_from_host
 from berth.errors import BerthError
 from berth.services.registry import Registry
 
@@ -79,18 +79,6 @@ class OciApi:
         self._registry = registry
         self._default_scope = default_scope
 
-    def scope_for(self, host: str | None) -> Scope:
-        """`<account>.dkr.ecr.<region>.<domain>` names a registry; other hosts get the default."""
-        if host:
-            parts = host.split(".")
-            if (
-                len(parts) >= 5
-                and parts[1:3] == ["dkr", "ecr"]
-                and re.fullmatch(r"[0-9]{12}", parts[0])
-            ):
-                return Scope(parts[0], parts[3])
-        return self._default_scope
-
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = request.rel_url.raw_path[len("/v2/") :]
         handler, params, known = _match(path, request.method)
@@ -103,7 +91,7 @@ class OciApi:
                 else:
                     response = error_response(404, "NAME_UNKNOWN", "no such endpoint")
             else:
-                ctx = Context(self._registry, self.scope_for(request.host))
+                ctx = Context(self._registry, scope_from_host(request.host, self._default_scope))
                 response = await handler(request, ctx, **params)
         except BerthError as exc:
             response = render(exc)

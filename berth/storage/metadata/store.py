@@ -176,16 +176,7 @@ class SqlMetadataStore:
 
     async def unlink_blob(self, repository_id: int, digest: str) -> bool:
         def work(conn: sa.Connection) -> bool:
-            user = conn.execute(
-                sa.select(manifests.c.digest)
-                .join(manifest_references, manifest_references.c.manifest_id == manifests.c.id)
-                .where(
-                    manifests.c.repository_id == repository_id,
-                    manifest_references.c.kind == BLOB,
-                    manifest_references.c.digest == digest,
-                )
-                .limit(1)
-            ).scalar()
+            user = _referenced_by(conn, repository_id, BLOB, digest)
             if user is not None:
                 raise BlobReferenced(
                     f"blob {digest} is referenced by manifest {user}; delete the manifest first"
@@ -330,16 +321,7 @@ class SqlMetadataStore:
             ).scalar()
             if manifest_id is None:
                 return False
-            parent = conn.execute(
-                sa.select(manifests.c.digest)
-                .join(manifest_references, manifest_references.c.manifest_id == manifests.c.id)
-                .where(
-                    manifests.c.repository_id == repository_id,
-                    manifest_references.c.kind == MANIFEST,
-                    manifest_references.c.digest == digest,
-                )
-                .limit(1)
-            ).scalar()
+            parent = _referenced_by(conn, repository_id, MANIFEST, digest)
             if parent is not None:
                 raise ManifestReferenced(
                     f"manifest {digest} is listed by image index {parent}; delete the index first"
@@ -432,6 +414,20 @@ class SqlMetadataStore:
     async def delete_upload(self, upload_id: str) -> bool:
         statement = sa.delete(uploads).where(uploads.c.id == upload_id)
         return await self._write(lambda conn: conn.execute(statement).rowcount > 0)
+
+
+def _referenced_by(conn: sa.Connection, repository_id: int, kind: str, digest: str) -> str | None:
+    """A manifest of the repository that references `digest` (as a blob or as a child)."""
+    return conn.execute(
+        sa.select(manifests.c.digest)
+        .join(manifest_references, manifest_references.c.manifest_id == manifests.c.id)
+        .where(
+            manifests.c.repository_id == repository_id,
+            manifest_references.c.kind == kind,
+            manifest_references.c.digest == digest,
+        )
+        .limit(1)
+    ).scalar()
 
 
 def _repository(row: sa.Row[Any]) -> Repository:
