@@ -27,7 +27,8 @@ IN_FLIGHT = web.AppKey("in_flight", InFlight)
 
 
 def create_app(settings: Settings) -> web.Application:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Owner-only: the folder holds every image and the database.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     metadata = SqlMetadataStore(settings.sqlalchemy_url)
     registry = Registry.build(metadata, FilesystemBlobStore(settings.data_dir))
     oci = OciApi(registry, Scope(settings.account_id, settings.region))

@@ -53,12 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "migrate":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         migrate.upgrade(settings.sqlalchemy_url)
         return 0
     try:
         tls = _tls_context(settings)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except (ValueError, OSError, ssl.SSLError) as exc:
         print(f"berth: cannot start: {exc}", file=sys.stderr)
         return 2

@@ -226,7 +226,8 @@ class UploadsService:
                 writer.write(chunk)
                 size += len(chunk)
         finally:
-            writer.close()
+            # fsync before the caller records the new length; off the loop, it may take a while.
+            await asyncio.to_thread(writer.close)
         return size
 
     def _remember(self, upload_id: str, offset: int, hasher: _Hash) -> None:

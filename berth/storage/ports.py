@@ -127,7 +127,9 @@ class MetadataStore(Protocol):
 
 class UploadWriter(Protocol):
     def write(self, data: bytes) -> None: ...
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Make what was written durable, then release the file (may block: call off-loop)."""
+        ...
 
 
 class BlobStore(Protocol):

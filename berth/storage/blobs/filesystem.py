@@ -25,7 +25,12 @@ class _FileWriter:
         self._file.write(data)
 
     def close(self) -> None:
-        self._file.close()
+        """Flush and fsync: once the caller records the new length, the bytes are on disk."""
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        finally:
+            self._file.close()
 
 
 class FilesystemBlobStore:
