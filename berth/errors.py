@@ -96,3 +96,47 @@ class ManifestBlobUnknown(BerthError):
 
 class ManifestReferenced(BerthError):
     """A manifest cannot be deleted while an image index of the repository lists it."""
+
+
+class InvalidParameter(BerthError):
+    """A request parameter that the API's own grammar accepts but the operation does not."""
+
+
+class RepositoryAlreadyExists(BerthError):
+    pass
+
+
+class RepositoryNotEmpty(BerthError):
+    pass
+
+
+class TooManyTags(BerthError):
+    pass
+
+
+class ImageAlreadyExists(BerthError):
+    """PutImage of a manifest and tag that are already there: nothing would change."""
+
+
+class ImageTagAlreadyExists(BerthError):
+    """The tag exists and the repository's mutability setting forbids moving it."""
+
+
+class LayersNotFound(BerthError):
+    pass
+
+
+class LayerAlreadyExists(BerthError):
+    pass
+
+
+class LayerPartTooSmall(BerthError):
+    pass
+
+
+class EmptyUpload(BerthError):
+    pass
+
+
+class NotAuthenticated(BerthError):
+    """No valid registry credentials on a request that needs them."""

@@ -45,6 +45,14 @@ class Manifest:
     def is_index(self) -> bool:
         return self.media_type in mt.INDEXES
 
+    @property
+    def config(self) -> Descriptor | None:
+        return self.blobs[0] if self.blobs else None
+
+    @property
+    def layers(self) -> tuple[Descriptor, ...]:
+        return self.blobs[1:]
+
     def required_blobs(self) -> tuple[Digest, ...]:
         return tuple(d.digest for d in self.blobs if not d.is_foreign)
 

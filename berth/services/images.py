@@ -92,6 +92,8 @@ class ImagesService:
                 annotations=parsed.annotations,
                 blobs=blobs,
                 children=children,
+                config_media_type=parsed.config.media_type if parsed.config else None,
+                layer_sizes=[layer.size for layer in parsed.layers],
             ),
             tags,
         )

@@ -14,12 +14,47 @@ from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
+class RepositorySettings:
+    image_tag_mutability: str = "MUTABLE"
+    # WILDCARD filters of the *_WITH_EXCLUSION modes.
+    mutability_exclusions: tuple[str, ...] = ()
+    scan_on_push: bool = False
+    encryption_type: str = "AES256"
+    kms_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Repository:
     id: int
     account_id: str
     region: str
     name: str
     created_at: datetime
+    settings: RepositorySettings = RepositorySettings()
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    id: str
+    account_id: str
+    principal_arn: str
+    sealed_secret: bytes
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """One manifest as DescribeImages reports it."""
+
+    digest: str
+    tags: tuple[str, ...]
+    media_type: str
+    artifact_media_type: str | None
+    image_size: int | None
+    pushed_at: datetime
+    last_pulled_at: datetime | None
+    subject: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +86,9 @@ class NewManifest:
     annotations: dict[str, str] | None
     blobs: Sequence[str]
     children: Sequence[str]
+    config_media_type: str | None = None
+    # Sizes of the layers, for an image's imageSizeInBytes; an index takes its largest child.
+    layer_sizes: Sequence[int] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +111,49 @@ class MetadataStore(Protocol):
     async def list_repository_names(
         self, account_id: str, region: str, *, after: str | None, limit: int
     ) -> list[str]: ...
+    async def create_repository(
+        self,
+        account_id: str,
+        region: str,
+        name: str,
+        settings: RepositorySettings,
+        tags: dict[str, str],
+    ) -> Repository:
+        """Raises `RepositoryAlreadyExists`."""
+        ...
+
+    async def list_repositories(
+        self,
+        account_id: str,
+        region: str,
+        *,
+        names: Sequence[str] | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Repository]: ...
+    async def update_repository_settings(
+        self, repository_id: int, settings: RepositorySettings
+    ) -> None: ...
+    async def delete_repository(self, repository_id: int, *, force: bool) -> None:
+        """Raises `RepositoryNotEmpty` when it holds images and `force` is false."""
+        ...
+
+    async def count_images(self, repository_id: int) -> int: ...
+
+    # resource tags of repositories
+    async def get_repository_tags(self, repository_id: int) -> dict[str, str]: ...
+    async def tag_repository(self, repository_id: int, tags: dict[str, str]) -> None: ...
+    async def untag_repository(self, repository_id: int, keys: Sequence[str]) -> None: ...
+
+    # accounts, keys and settings
+    async def ensure_account(self, account_id: str) -> None: ...
+    async def put_access_key(self, key: AccessKey) -> None: ...
+    async def get_access_key(self, access_key_id: str) -> AccessKey | None: ...
+    async def count_access_keys(self, account_id: str) -> int: ...
+    async def get_account_setting(self, account_id: str, region: str, name: str) -> str | None: ...
+    async def put_account_setting(
+        self, account_id: str, region: str, name: str, value: str
+    ) -> None: ...
 
     # blobs and their links to repositories
     async def linked_blob_size(self, repository_id: int, digest: str) -> int | None: ...
@@ -102,6 +183,22 @@ class MetadataStore(Protocol):
         ...
 
     async def delete_tag(self, repository_id: int, tag: str) -> bool: ...
+    async def tag_target(self, repository_id: int, tag: str) -> str | None:
+        """The digest a tag points at."""
+        ...
+
+    async def describe_images(
+        self,
+        repository_id: int,
+        *,
+        digests: Sequence[str] | None = None,
+        tag_status: str = "ANY",
+        after: str | None = None,
+        limit: int = 1000,
+    ) -> list[ImageRecord]:
+        """Images in digest order after `after`; TAGGED / UNTAGGED / ANY."""
+        ...
+
     async def list_tags(
         self, repository_id: int, *, after: str | None, limit: int
     ) -> list[str]: ...

@@ -24,7 +24,65 @@ repositories = sa.Table(
     sa.Column("region", sa.String(32), nullable=False),
     sa.Column("name", ordered_text(256), nullable=False),
     sa.Column("created_at", timestamp(), nullable=False),
+    # ECR settings, stored as the API names them.
+    sa.Column("image_tag_mutability", sa.String(32), nullable=False, server_default="MUTABLE"),
+    sa.Column("mutability_exclusions", sa.JSON),
+    sa.Column("scan_on_push", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("encryption_type", sa.String(16), nullable=False, server_default="AES256"),
+    sa.Column("kms_key", sa.String(2048)),
     sa.UniqueConstraint("account_id", "region", "name", name="uq_repositories_name"),
+)
+
+# Resource tags of a repository (TagResource); distinct from image tags.
+repository_tags = sa.Table(
+    "repository_tags",
+    metadata,
+    sa.Column(
+        "repository_id",
+        sa.Integer,
+        sa.ForeignKey("repositories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.String(12), primary_key=True),
+    sa.Column("created_at", timestamp(), nullable=False),
+)
+
+# Secrets are stored sealed with the server key (SigV4 needs them back in the clear).
+access_keys = sa.Table(
+    "access_keys",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(12),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("principal_arn", sa.String(2048), nullable=False),
+    sa.Column("sealed_secret", sa.LargeBinary, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="Active"),
+    sa.Column("created_at", timestamp(), nullable=False),
+)
+
+account_settings = sa.Table(
+    "account_settings",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.String(12),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(64), nullable=False),
 )
 
 blobs = sa.Table(
@@ -65,6 +123,9 @@ manifests = sa.Table(
     sa.Column("subject_digest", sa.String(200)),
     sa.Column("annotations", sa.JSON),
     sa.Column("size", sa.BigInteger, nullable=False),
+    # DescribeImages' imageSizeInBytes: layers for an image, the largest child for an index.
+    sa.Column("image_size", sa.BigInteger),
+    sa.Column("config_media_type", sa.String(255)),
     sa.Column("content", sa.LargeBinary, nullable=False),
     sa.Column("pushed_at", timestamp(), nullable=False),
     sa.Column("last_pulled_at", timestamp()),
@@ -121,4 +182,7 @@ uploads = sa.Table(
     sa.Column("offset", sa.BigInteger, nullable=False),
     sa.Column("created_at", timestamp(), nullable=False),
     sa.Column("updated_at", timestamp(), nullable=False),
+    # ECR's UploadLayerPart rules: every part but the last is at least 5 MiB.
+    sa.Column("last_part_size", sa.BigInteger),
+    sa.Column("has_small_part", sa.Boolean, nullable=False, server_default=sa.false()),
 )

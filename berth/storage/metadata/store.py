@@ -20,22 +20,34 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 
-from berth.errors import BlobReferenced, ManifestReferenced
+from berth.errors import (
+    BlobReferenced,
+    ManifestReferenced,
+    RepositoryAlreadyExists,
+    RepositoryNotEmpty,
+)
 from berth.storage.metadata.schema import (
+    access_keys,
+    account_settings,
+    accounts,
     blobs,
     manifest_references,
     manifests,
     repositories,
     repository_blobs,
+    repository_tags,
     tags,
     uploads,
 )
 from berth.storage.metadata.urls import sync_url
 from berth.storage.ports import (
+    AccessKey,
+    ImageRecord,
     ManifestRecord,
     NewManifest,
     ReferrerRecord,
     Repository,
+    RepositorySettings,
     Upload,
 )
 
@@ -147,6 +159,206 @@ class SqlMetadataStore:
         if after is not None:
             query = query.where(repositories.c.name > after)
         return await self._read(lambda conn: list(conn.execute(query).scalars()))
+
+    async def create_repository(
+        self,
+        account_id: str,
+        region: str,
+        name: str,
+        settings: RepositorySettings,
+        tags: dict[str, str],
+    ) -> Repository:
+        def work(conn: sa.Connection) -> int | None:
+            repository_id = conn.execute(
+                self._insert(repositories)
+                .values(
+                    account_id=account_id,
+                    region=region,
+                    name=name,
+                    created_at=_now(),
+                    **_settings_values(settings),
+                )
+                .on_conflict_do_nothing()
+                .returning(repositories.c.id)
+            ).scalar()
+            if repository_id is not None and tags:
+                conn.execute(
+                    sa.insert(repository_tags),
+                    [
+                        {"repository_id": repository_id, "key": k, "value": v}
+                        for k, v in tags.items()
+                    ],
+                )
+            return repository_id
+
+        if await self._write(work) is None:
+            raise RepositoryAlreadyExists(
+                f"The repository with name '{name}' already exists in the registry with id "
+                f"'{account_id}'"
+            )
+        created = await self.get_repository(account_id, region, name)
+        assert created is not None
+        return created
+
+    async def list_repositories(
+        self,
+        account_id: str,
+        region: str,
+        *,
+        names: Sequence[str] | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Repository]:
+        query = (
+            sa.select(repositories)
+            .where(repositories.c.account_id == account_id, repositories.c.region == region)
+            .order_by(repositories.c.name)
+            .limit(limit)
+        )
+        if names is not None:
+            query = query.where(repositories.c.name.in_(list(names)))
+        if after is not None:
+            query = query.where(repositories.c.name > after)
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return [_repository(row) for row in rows]
+
+    async def update_repository_settings(
+        self, repository_id: int, settings: RepositorySettings
+    ) -> None:
+        statement = (
+            sa.update(repositories)
+            .where(repositories.c.id == repository_id)
+            .values(**_settings_values(settings))
+        )
+        await self._write(lambda conn: conn.execute(statement))
+
+    async def delete_repository(self, repository_id: int, *, force: bool) -> None:
+        def work(conn: sa.Connection) -> None:
+            if not force and _count_images(conn, repository_id):
+                raise RepositoryNotEmpty(
+                    "The repository cannot be deleted because it still contains images"
+                )
+            # Explicit, child tables first: SQLite cascades only with foreign keys on.
+            manifest_ids = sa.select(manifests.c.id).where(
+                manifests.c.repository_id == repository_id
+            )
+            conn.execute(sa.delete(tags).where(tags.c.repository_id == repository_id))
+            conn.execute(
+                sa.delete(manifest_references).where(
+                    manifest_references.c.manifest_id.in_(manifest_ids)
+                )
+            )
+            conn.execute(sa.delete(manifests).where(manifests.c.repository_id == repository_id))
+            for table in (repository_blobs, repository_tags, uploads):
+                conn.execute(sa.delete(table).where(table.c.repository_id == repository_id))
+            conn.execute(sa.delete(repositories).where(repositories.c.id == repository_id))
+
+        await self._write(work)
+
+    async def count_images(self, repository_id: int) -> int:
+        return await self._read(lambda conn: _count_images(conn, repository_id))
+
+    async def get_repository_tags(self, repository_id: int) -> dict[str, str]:
+        query = (
+            sa.select(repository_tags.c.key, repository_tags.c.value)
+            .where(repository_tags.c.repository_id == repository_id)
+            .order_by(repository_tags.c.key)
+        )
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return {row.key: row.value for row in rows}
+
+    async def tag_repository(self, repository_id: int, tags_: dict[str, str]) -> None:
+        def work(conn: sa.Connection) -> None:
+            for key, value in tags_.items():
+                statement = self._insert(repository_tags).values(
+                    repository_id=repository_id, key=key, value=value
+                )
+                conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[repository_tags.c.repository_id, repository_tags.c.key],
+                        set_={"value": value},
+                    )
+                )
+
+        await self._write(work)
+
+    async def untag_repository(self, repository_id: int, keys: Sequence[str]) -> None:
+        statement = sa.delete(repository_tags).where(
+            repository_tags.c.repository_id == repository_id,
+            repository_tags.c.key.in_(list(keys)),
+        )
+        await self._write(lambda conn: conn.execute(statement))
+
+    # accounts, keys and settings
+
+    async def ensure_account(self, account_id: str) -> None:
+        statement = (
+            self._insert(accounts).values(id=account_id, created_at=_now()).on_conflict_do_nothing()
+        )
+        await self._write(lambda conn: conn.execute(statement))
+
+    async def put_access_key(self, key: AccessKey) -> None:
+        statement = self._insert(access_keys).values(
+            id=key.id,
+            account_id=key.account_id,
+            principal_arn=key.principal_arn,
+            sealed_secret=key.sealed_secret,
+            status=key.status,
+            created_at=key.created_at,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[access_keys.c.id],
+            set_={
+                "account_id": key.account_id,
+                "principal_arn": key.principal_arn,
+                "sealed_secret": key.sealed_secret,
+                "status": key.status,
+            },
+        )
+        await self._write(lambda conn: conn.execute(statement))
+
+    async def get_access_key(self, access_key_id: str) -> AccessKey | None:
+        query = sa.select(access_keys).where(access_keys.c.id == access_key_id)
+        row = await self._read(lambda conn: conn.execute(query).first())
+        if row is None:
+            return None
+        return AccessKey(
+            row.id,
+            row.account_id,
+            row.principal_arn,
+            row.sealed_secret,
+            row.status,
+            _aware(row.created_at),
+        )
+
+    async def count_access_keys(self, account_id: str) -> int:
+        query = sa.select(sa.func.count()).where(access_keys.c.account_id == account_id)
+        return await self._read(lambda conn: int(conn.execute(query).scalar_one()))
+
+    async def get_account_setting(self, account_id: str, region: str, name: str) -> str | None:
+        query = sa.select(account_settings.c.value).where(
+            account_settings.c.account_id == account_id,
+            account_settings.c.region == region,
+            account_settings.c.name == name,
+        )
+        return await self._read(lambda conn: conn.execute(query).scalar())
+
+    async def put_account_setting(
+        self, account_id: str, region: str, name: str, value: str
+    ) -> None:
+        statement = (
+            self._insert(account_settings)
+            .values(account_id=account_id, region=region, name=name, value=value)
+            .on_conflict_do_update(
+                index_elements=[
+                    account_settings.c.account_id,
+                    account_settings.c.region,
+                    account_settings.c.name,
+                ],
+                set_={"value": value},
+            )
+        )
+        await self._write(lambda conn: conn.execute(statement))
 
     # blobs
 
@@ -274,6 +486,8 @@ class SqlMetadataStore:
                     subject_digest=manifest.subject,
                     annotations=manifest.annotations,
                     size=manifest.size,
+                    image_size=_image_size(conn, repository_id, manifest),
+                    config_media_type=manifest.config_media_type,
                     content=manifest.content,
                     pushed_at=now,
                 )
@@ -340,6 +554,74 @@ class SqlMetadataStore:
     async def delete_tag(self, repository_id: int, tag: str) -> bool:
         statement = sa.delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag)
         return await self._write(lambda conn: conn.execute(statement).rowcount > 0)
+
+    async def tag_target(self, repository_id: int, tag: str) -> str | None:
+        query = (
+            sa.select(manifests.c.digest)
+            .join(tags, tags.c.manifest_id == manifests.c.id)
+            .where(tags.c.repository_id == repository_id, tags.c.name == tag)
+        )
+        return await self._read(lambda conn: conn.execute(query).scalar())
+
+    async def describe_images(
+        self,
+        repository_id: int,
+        *,
+        digests: Sequence[str] | None = None,
+        tag_status: str = "ANY",
+        after: str | None = None,
+        limit: int = 1000,
+    ) -> list[ImageRecord]:
+        tagged = sa.exists().where(tags.c.manifest_id == manifests.c.id)
+        query = (
+            sa.select(
+                manifests.c.id,
+                manifests.c.digest,
+                manifests.c.media_type,
+                manifests.c.config_media_type,
+                manifests.c.image_size,
+                manifests.c.pushed_at,
+                manifests.c.last_pulled_at,
+                manifests.c.subject_digest,
+            )
+            .where(manifests.c.repository_id == repository_id)
+            .order_by(manifests.c.digest)
+            .limit(limit)
+        )
+        if digests is not None:
+            query = query.where(manifests.c.digest.in_(list(digests)))
+        if tag_status == "TAGGED":
+            query = query.where(tagged)
+        elif tag_status == "UNTAGGED":
+            query = query.where(~tagged)
+        if after is not None:
+            query = query.where(manifests.c.digest > after)
+
+        def work(conn: sa.Connection) -> list[ImageRecord]:
+            rows = conn.execute(query).all()
+            names: dict[int, list[str]] = {row.id: [] for row in rows}
+            if names:
+                for manifest_id, name in conn.execute(
+                    sa.select(tags.c.manifest_id, tags.c.name)
+                    .where(tags.c.manifest_id.in_(list(names)))
+                    .order_by(tags.c.name)
+                ):
+                    names[manifest_id].append(name)
+            return [
+                ImageRecord(
+                    digest=row.digest,
+                    tags=tuple(names[row.id]),
+                    media_type=row.media_type,
+                    artifact_media_type=row.config_media_type,
+                    image_size=row.image_size,
+                    pushed_at=_aware(row.pushed_at),
+                    last_pulled_at=_aware(row.last_pulled_at) if row.last_pulled_at else None,
+                    subject=row.subject_digest,
+                )
+                for row in rows
+            ]
+
+        return await self._read(work)
 
     async def list_tags(self, repository_id: int, *, after: str | None, limit: int) -> list[str]:
         query = (
@@ -416,6 +698,23 @@ class SqlMetadataStore:
         return await self._write(lambda conn: conn.execute(statement).rowcount > 0)
 
 
+def _count_images(conn: sa.Connection, repository_id: int) -> int:
+    query = sa.select(sa.func.count()).where(manifests.c.repository_id == repository_id)
+    return int(conn.execute(query).scalar_one())
+
+
+def _image_size(conn: sa.Connection, repository_id: int, manifest: NewManifest) -> int | None:
+    """Compressed size as ECR reports it: the layers, or for an index its largest child."""
+    if not manifest.children:
+        return sum(manifest.layer_sizes)
+    return conn.execute(
+        sa.select(sa.func.max(manifests.c.image_size)).where(
+            manifests.c.repository_id == repository_id,
+            manifests.c.digest.in_(list(manifest.children)),
+        )
+    ).scalar()
+
+
 def _referenced_by(conn: sa.Connection, repository_id: int, kind: str, digest: str) -> str | None:
     """A manifest of the repository that references `digest` (as a blob or as a child)."""
     return conn.execute(
@@ -431,7 +730,26 @@ def _referenced_by(conn: sa.Connection, repository_id: int, kind: str, digest: s
 
 
 def _repository(row: sa.Row[Any]) -> Repository:
-    return Repository(row.id, row.account_id, row.region, row.name, _aware(row.created_at))
+    settings = RepositorySettings(
+        image_tag_mutability=row.image_tag_mutability,
+        mutability_exclusions=tuple(row.mutability_exclusions or ()),
+        scan_on_push=bool(row.scan_on_push),
+        encryption_type=row.encryption_type,
+        kms_key=row.kms_key,
+    )
+    return Repository(
+        row.id, row.account_id, row.region, row.name, _aware(row.created_at), settings
+    )
+
+
+def _settings_values(settings: RepositorySettings) -> dict[str, Any]:
+    return {
+        "image_tag_mutability": settings.image_tag_mutability,
+        "mutability_exclusions": list(settings.mutability_exclusions) or None,
+        "scan_on_push": settings.scan_on_push,
+        "encryption_type": settings.encryption_type,
+        "kms_key": settings.kms_key,
+    }
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:

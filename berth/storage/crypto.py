@@ -1,0 +1,65 @@
+"""The server key and what is derived from it: sealing of stored secrets, token keys.
+
+One random master key per installation: from `BERTH_SECRET_KEY` (base64, the same on every node
+of a scaled-out installation) or, on a single node, generated into the data folder with 0600
+permissions. Purposes get keys of their own through HKDF, so a leak of one is not a leak of all.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+MASTER_KEY_BYTES = 32
+_NONCE_BYTES = 12
+
+
+def load_master_key(configured: str, data_dir: Path) -> bytes:
+    """The configured key, else the data folder's key file, created on first use."""
+    if configured:
+        key = base64.b64decode(configured, validate=True)
+        if len(key) < MASTER_KEY_BYTES:
+            raise ValueError(f"secret_key must be at least {MASTER_KEY_BYTES} bytes (base64)")
+        return key
+    path = data_dir / "secret.key"
+    try:
+        return base64.b64decode(path.read_bytes(), validate=True)
+    except FileNotFoundError:
+        pass
+    key = secrets.token_bytes(MASTER_KEY_BYTES)
+    # O_EXCL: two processes starting together must not write two different keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return base64.b64decode(path.read_bytes(), validate=True)
+    with os.fdopen(fd, "wb") as file:
+        file.write(base64.b64encode(key))
+        file.flush()
+        os.fsync(file.fileno())
+    return key
+
+
+def derive_key(master: bytes, purpose: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+        master
+    )
+
+
+class Sealer:
+    """AES-GCM with a random nonce; `context` binds a sealed value to where it is stored."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    def seal(self, plaintext: bytes, context: str) -> bytes:
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext, context.encode())
+
+    def open(self, sealed: bytes, context: str) -> bytes:
+        return self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], context.encode())
