@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from berth.domain import mutability
 from berth.domain.digests import Digest, digest_of, is_digest, parse_digest
 from berth.domain.manifests import parse_manifest
 from berth.domain.names import validate_name, validate_tag
 from berth.domain.scope import Scope
 from berth.errors import (
     DigestMismatch,
+    ImageAlreadyExists,
+    ImageTagAlreadyExists,
     InvalidTag,
     ManifestBlobUnknown,
     ManifestNotFound,
@@ -52,7 +55,14 @@ class ImagesService:
         manifest: bytes,
         content_type: str | None,
         extra_tags: tuple[str, ...] = (),
+        *,
+        fail_if_unchanged: bool = False,
     ) -> PutImageResult:
+        """Store a manifest and tag it; the OCI API's manifest PUT and ECR's PutImage.
+
+        PutImage fails when nothing would change (`fail_if_unchanged`); a registry client
+        re-pushing the same image must simply succeed.
+        """
         validate_name(name)
         ref = Reference.parse(reference)
         tags = [validate_tag(t) for t in ((ref.tag,) if ref.tag else ()) + extra_tags]
@@ -63,7 +73,7 @@ class ImagesService:
             raise DigestMismatch(
                 f"manifest has digest {digest}, not {ref.digest}", digest=str(ref.digest)
             )
-        repository = await self._repositories.get_or_create(scope, name)
+        repository = await self._repositories.get_for_push(scope, name)
         blobs = [str(d) for d in parsed.required_blobs()]
         missing = await self._metadata.missing_blobs(repository.id, blobs)
         if missing:
@@ -80,23 +90,41 @@ class ImagesService:
                 digests=absent,
             )
         subject = str(parsed.subject) if parsed.subject else None
-        await self._metadata.put_manifest(
-            repository.id,
-            NewManifest(
-                digest=str(digest),
-                media_type=parsed.media_type,
-                size=len(manifest),
-                content=manifest,
-                artifact_type=parsed.artifact_type,
-                subject=subject,
-                annotations=parsed.annotations,
-                blobs=blobs,
-                children=children,
-                config_media_type=parsed.config.media_type if parsed.config else None,
-                layer_sizes=[layer.size for layer in parsed.layers],
-            ),
-            tags,
+        settings = repository.settings
+        new_manifest = NewManifest(
+            digest=str(digest),
+            media_type=parsed.media_type,
+            size=len(manifest),
+            content=manifest,
+            artifact_type=parsed.artifact_type,
+            subject=subject,
+            annotations=parsed.annotations,
+            blobs=blobs,
+            children=children,
+            config_media_type=parsed.config.media_type if parsed.config else None,
+            layer_sizes=[layer.size for layer in parsed.layers],
         )
+        try:
+            changed = await self._metadata.put_manifest(
+                repository.id,
+                new_manifest,
+                tags,
+                is_immutable=lambda tag: mutability.is_immutable(settings, tag),
+            )
+        except ImageTagAlreadyExists as exc:
+            tag = exc.detail.get("tag", "")
+            raise ImageTagAlreadyExists(
+                f"The image tag '{tag}' already exists in the '{name}' repository and cannot "
+                "be overwritten because the tag is immutable.",
+                tag=tag,
+            ) from None
+        if not changed and fail_if_unchanged:
+            raise ImageAlreadyExists(
+                "Image with digest '{}' and tag '{}' already exists in the repository with name "
+                "'{}' in registry with id '{}'".format(
+                    digest, tags[0] if tags else "", name, scope.account_id
+                )
+            )
         return PutImageResult(str(digest), subject, tuple(dict.fromkeys(tags)))
 
     async def get_image(self, scope: Scope, name: str, reference: str) -> ManifestRecord:

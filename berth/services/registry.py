@@ -19,8 +19,10 @@ class Registry:
     uploads: UploadsService
 
     @classmethod
-    def build(cls, metadata: MetadataStore, blobs: BlobStore) -> Registry:
-        repositories = RepositoriesService(metadata)
+    def build(
+        cls, metadata: MetadataStore, blobs: BlobStore, *, create_on_push: bool = True
+    ) -> Registry:
+        repositories = RepositoriesService(metadata, create_on_push=create_on_push)
         return cls(
             repositories=repositories,
             images=ImagesService(metadata, repositories),

@@ -59,7 +59,7 @@ class UploadsService:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def initiate_layer_upload(self, scope: Scope, name: str) -> UploadStatus:
-        repository = await self._repositories.get_or_create(scope, name)
+        repository = await self._repositories.get_for_push(scope, name)
         upload_id = str(uuid.uuid4())
         self._blobs.create_upload(upload_id)
         await self._metadata.create_upload(upload_id, repository.id)
@@ -75,7 +75,7 @@ class UploadsService:
     ) -> str:
         """A whole blob in one request (`POST ?digest=`); nothing is stored on a mismatch."""
         expected = parse_digest(digest)
-        repository = await self._repositories.get_or_create(scope, name)
+        repository = await self._repositories.get_for_push(scope, name)
         temp_id = str(uuid.uuid4())
         self._blobs.create_upload(temp_id)
         try:
@@ -163,7 +163,7 @@ class UploadsService:
         )
         if size is None:
             return None
-        repository = await self._repositories.get_or_create(scope, name)
+        repository = await self._repositories.get_for_push(scope, name)
         await self._metadata.link_blob(repository.id, parsed, size)
         return Mounted(parsed)
 

@@ -6,21 +6,13 @@ transaction or one file operation, so each adapter can be tested by one shared s
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class RepositorySettings:
-    image_tag_mutability: str = "MUTABLE"
-    # WILDCARD filters of the *_WITH_EXCLUSION modes.
-    mutability_exclusions: tuple[str, ...] = ()
-    scan_on_push: bool = False
-    encryption_type: str = "AES256"
-    kms_key: str | None = None
+from berth.domain.settings import RepositorySettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +22,7 @@ class Repository:
     region: str
     name: str
     created_at: datetime
-    settings: RepositorySettings = RepositorySettings()
+    settings: RepositorySettings = field(default_factory=RepositorySettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +168,19 @@ class MetadataStore(Protocol):
     ) -> ManifestRecord | None: ...
     async def missing_manifests(self, repository_id: int, digests: Sequence[str]) -> list[str]: ...
     async def put_manifest(
-        self, repository_id: int, manifest: NewManifest, tags: Sequence[str]
-    ) -> None: ...
+        self,
+        repository_id: int,
+        manifest: NewManifest,
+        tags: Sequence[str],
+        *,
+        is_immutable: Callable[[str], bool] = lambda _tag: False,
+    ) -> bool:
+        """Store the manifest and point `tags` at it, atomically; False when nothing changed.
+
+        Raises `ImageTagAlreadyExists` if an immutable tag would move to another manifest.
+        """
+        ...
+
     async def delete_manifest(self, repository_id: int, digest: str) -> bool:
         """Delete a manifest and its tags; raises `ManifestReferenced` while an index lists it."""
         ...

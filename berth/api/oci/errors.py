@@ -20,6 +20,7 @@ def _range(exc: errors.BerthError) -> Mapping[str, str]:
 TABLE: dict[type[errors.BerthError], tuple[int, str, Headers | None]] = {
     errors.InvalidName: (400, "NAME_INVALID", None),
     errors.InvalidTag: (400, "TAG_INVALID", None),
+    errors.ImageTagAlreadyExists: (400, "TAG_INVALID", None),
     errors.InvalidDigest: (400, "DIGEST_INVALID", None),
     errors.DigestMismatch: (400, "DIGEST_INVALID", None),
     errors.InvalidPagination: (400, "PAGINATION_NUMBER_INVALID", None),

@@ -20,8 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 
+from berth.domain.settings import RepositorySettings
 from berth.errors import (
     BlobReferenced,
+    ImageTagAlreadyExists,
     ManifestReferenced,
     RepositoryAlreadyExists,
     RepositoryNotEmpty,
@@ -47,7 +49,6 @@ from berth.storage.ports import (
     NewManifest,
     ReferrerRecord,
     Repository,
-    RepositorySettings,
     Upload,
 )
 
@@ -470,11 +471,16 @@ class SqlMetadataStore:
         return [d for d in dict.fromkeys(digests) if d not in present]
 
     async def put_manifest(
-        self, repository_id: int, manifest: NewManifest, tag_names: Sequence[str]
-    ) -> None:
+        self,
+        repository_id: int,
+        manifest: NewManifest,
+        tag_names: Sequence[str],
+        *,
+        is_immutable: Callable[[str], bool] = lambda _tag: False,
+    ) -> bool:
         now = _now()
 
-        def work(conn: sa.Connection) -> None:
+        def work(conn: sa.Connection) -> bool:
             # Concurrent pushes of the same manifest are normal: insert-or-ignore, then read.
             manifest_id = conn.execute(
                 self._insert(manifests)
@@ -496,6 +502,7 @@ class SqlMetadataStore:
                 )
                 .returning(manifests.c.id)
             ).scalar()
+            changed = manifest_id is not None
             if manifest_id is not None:
                 references = [
                     {"manifest_id": manifest_id, "kind": BLOB, "digest": d}
@@ -514,6 +521,20 @@ class SqlMetadataStore:
                     )
                 ).scalar_one()
             for name in dict.fromkeys(tag_names):
+                current = conn.execute(
+                    sa.select(tags.c.manifest_id).where(
+                        tags.c.repository_id == repository_id, tags.c.name == name
+                    )
+                ).scalar()
+                if current == manifest_id:
+                    continue
+                if current is not None and is_immutable(name):
+                    # Raising rolls back the whole push: nothing of it becomes visible.
+                    raise ImageTagAlreadyExists(
+                        f"The image tag '{name}' already exists in the repository and cannot be "
+                        "overwritten because the tag is immutable.",
+                        tag=name,
+                    )
                 statement = self._insert(tags).values(
                     repository_id=repository_id, name=name, manifest_id=manifest_id, updated_at=now
                 )
@@ -523,8 +544,10 @@ class SqlMetadataStore:
                         set_={"manifest_id": manifest_id, "updated_at": now},
                     )
                 )
+                changed = True
+            return changed
 
-        await self._write(work)
+        return await self._write(work)
 
     async def delete_manifest(self, repository_id: int, digest: str) -> bool:
         def work(conn: sa.Connection) -> bool:
