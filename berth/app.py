@@ -5,16 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from berth.api import ops
+from berth.api.ecr.dispatch import EcrApi
+from berth.api.ecr.operations import Operations
+from berth.api.ecr.signing import sigv4_authenticator
 from berth.api.inflight import InFlight
 from berth.api.oci.routes import OciApi
 from berth.config import Settings
 from berth.domain.scope import Scope
+from berth.services.auth import AuthService, write_credentials_file
+from berth.services.images import EcrImages
 from berth.services.registry import Registry
 from berth.storage.blobs.filesystem import FilesystemBlobStore
+from berth.storage.crypto import load_master_key
 from berth.storage.metadata import migrate
 from berth.storage.metadata.store import SqlMetadataStore
 
@@ -22,27 +29,71 @@ log = logging.getLogger(__name__)
 
 # Bound on bodies read whole by aiohttp; blob uploads and manifests are streamed instead.
 MAX_JSON_BODY = 8 * 1024 * 1024
+ROOT_CREDENTIALS_FILE = "root-credentials"
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedRootKey:
+    account_id: str
+    access_key_id: str
+    secret_access_key: str
+    path: str
+
 
 IN_FLIGHT = web.AppKey("in_flight", InFlight)
+# Set on first start when Berth generated the root key; `berth serve` shows it once.
+ROOT_KEY = web.AppKey("root_key", list[GeneratedRootKey])
 
 
 def create_app(settings: Settings) -> web.Application:
-    # Owner-only: the folder holds every image and the database.
+    # Owner-only: the folder holds every image, the database and the server key.
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     metadata = SqlMetadataStore(settings.sqlalchemy_url)
-    registry = Registry.build(metadata, FilesystemBlobStore(settings.data_dir))
-    oci = OciApi(registry, Scope(settings.account_id, settings.region))
+    registry = Registry.build(
+        metadata, FilesystemBlobStore(settings.data_dir), create_on_push=settings.create_on_push
+    )
+    auth = AuthService(metadata, load_master_key(settings.secret_key, settings.data_dir))
+    oci = OciApi(
+        registry,
+        Scope(settings.account_id, settings.region),
+        auth.authenticate_registry,
+        realm=settings.registry_url,
+        anonymous_pull=settings.anonymous_pull,
+    )
+    operations = Operations(
+        registry=registry,
+        ecr_images=EcrImages(metadata, registry.repositories),
+        auth=auth,
+        metadata=metadata,
+        registry_url=settings.registry_url,
+    )
+    ecr = EcrApi(operations.table(), sigv4_authenticator(auth))
+    generated: list[GeneratedRootKey] = []
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         # Migrations first: nothing is served from a schema older than the code.
         await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+        pair = await auth.ensure_root_key(
+            settings.account_id, settings.root_access_key_id, settings.root_secret_access_key
+        )
+        if pair is not None:
+            path = settings.data_dir / ROOT_CREDENTIALS_FILE
+            write_credentials_file(path, *pair)
+            generated.append(GeneratedRootKey(settings.account_id, *pair, str(path)))
         yield
         await metadata.close()
+
+    async def aws(request: web.Request) -> web.StreamResponse:
+        if ecr.accepts(request):
+            return await ecr.handle(request)
+        raise web.HTTPNotFound()
 
     in_flight = InFlight()
     app = web.Application(client_max_size=MAX_JSON_BODY, middlewares=[in_flight.middleware])
     app[IN_FLIGHT] = in_flight
+    app[ROOT_KEY] = generated
     app.cleanup_ctx.append(lifecycle)
+    app.router.add_route("POST", "/", aws)
     app.router.add_route("*", "/v2", oci.handle)
     app.router.add_route("*", "/v2/{tail:.*}", oci.handle)
     app.router.add_routes(ops.routes(metadata.ping))

@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from berth import __version__
-from berth.app import IN_FLIGHT, create_app
+from berth.app import IN_FLIGHT, ROOT_KEY, create_app
 from berth.config import Settings, load_settings
 from berth.storage.metadata import migrate
 
@@ -91,8 +91,16 @@ async def serve(settings: Settings, tls: ssl.SSLContext | None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    log.info("Berth registry listening on %s://%s:%d", settings.scheme, host, settings.port)
+    for key in app[ROOT_KEY]:
+        # Shown once, on the terminal rather than in the log; the file keeps it afterwards.
+        print(
+            f"Created the root access key of account {key.account_id}:\n"
+            f"  AWS_ACCESS_KEY_ID={key.access_key_id}\n"
+            f"  AWS_SECRET_ACCESS_KEY={key.secret_access_key}\n"
+            f"  (also in {key.path}, readable by its owner only)",
+            flush=True,
+        )
+    log.info("Berth registry listening on %s", settings.registry_url)
     await stop.wait()
     log.info("stopping: finishing in-flight requests")
     await site.stop()

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     public_url: str = ""
     account_id: str = Field("000000000000", pattern=r"^[0-9]{12}$")
     region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+    # Registry access: every /v2/ request needs an ECR token unless anonymous pull is on
+    # (pulls only). Pushing to a missing repository creates it only with create_on_push.
+    anonymous_pull: bool = False
+    create_on_push: bool = False
+    # Base64 master key (32+ bytes), the same on every node; empty: generated in the data folder.
+    secret_key: str = ""
+    root_access_key_id: str = ""
+    root_secret_access_key: str = ""
     log_level: str = "INFO"
     # Seconds a SIGTERM waits for in-flight requests.
     shutdown_timeout: float = Field(30.0, ge=0)
@@ -46,6 +54,14 @@ class Settings(BaseSettings):
     @property
     def scheme(self) -> str:
         return "https" if self.tls_cert else "http"
+
+    @property
+    def registry_url(self) -> str:
+        """How clients reach this registry: `public_url`, else the listen address."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
 
     @classmethod
     def settings_customise_sources(

@@ -4,6 +4,7 @@ BERTH_TEST_DATABASE_URL names one (each test then gets a schema of its own)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import socket
 import threading
@@ -11,7 +12,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
+import botocore.config
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -47,16 +51,53 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
+ROOT_KEY_ID = "AKIABERTHTESTROOT001"
+ROOT_SECRET = "berth-test-root-secret-key-0000000000000"
+REGION = "us-east-1"
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, port=free_port())
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        port=free_port(),
+        create_on_push=True,
+        root_access_key_id=ROOT_KEY_ID,
+        root_secret_access_key=ROOT_SECRET,
+    )
+
+
+def ecr_client(url: str, region: str = REGION, **credentials: str) -> Any:
+    """A real boto3 ECR client pointed at Berth."""
+    return boto3.client(
+        "ecr",
+        endpoint_url=url,
+        region_name=region,
+        aws_access_key_id=credentials.get("key_id", ROOT_KEY_ID),
+        aws_secret_access_key=credentials.get("secret", ROOT_SECRET),
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
+
+
+def registry_password(url: str, region: str = REGION) -> str:
+    """The password `aws ecr get-login-password` would print."""
+    token = ecr_client(url, region).get_authorization_token()["authorizationData"][0]
+    return base64.b64decode(token["authorizationToken"]).decode().split(":", 1)[1]
 
 
 @dataclass
 class RunningRegistry:
     url: str
     settings: Settings
-    client: httpx.Client
+    client: httpx.Client  # logged in as the root key
+    ecr: Any  # boto3 ECR client with the root key
+    password: str = ""
+
+    @property
+    def authorization(self) -> str:
+        """The `Authorization` header a logged-in registry client sends."""
+        return "Basic " + base64.b64encode(f"AWS:{self.password}".encode()).decode()
 
 
 @pytest.fixture
@@ -88,7 +129,8 @@ def registry(settings: Settings) -> Iterator[RunningRegistry]:
     if failure:
         raise failure[0]
     url = f"http://127.0.0.1:{settings.port}"
-    with httpx.Client(base_url=url, timeout=30) as client:
-        yield RunningRegistry(url, settings, client)
+    password = registry_password(url)
+    with httpx.Client(base_url=url, timeout=30, auth=("AWS", password)) as client:
+        yield RunningRegistry(url, settings, client, ecr_client(url), password)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(30)

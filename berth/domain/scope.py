@@ -16,7 +16,7 @@ _ACCOUNT = re.compile(r"[0-9]{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 
 
-def scope_from_host(host: str | None, default: Scope) -> Scope:
+def scope_from_host(host: str | None, default: Scope | None) -> Scope | None:
     """`<account>.dkr.ecr.<region>.<domain>` names that registry, as on AWS; any other host
     (`localhost:5000`, an IP address, a plain name) the configured default."""
     if host:

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from berth.domain import mutability
 from berth.domain.digests import Digest, digest_of, is_digest, parse_digest
 from berth.domain.manifests import parse_manifest
 from berth.domain.names import validate_name, validate_tag
+from berth.domain.pagination import decode_token, encode_token
 from berth.domain.scope import Scope
 from berth.errors import (
     DigestMismatch,
     ImageAlreadyExists,
     ImageTagAlreadyExists,
+    InvalidDigest,
     InvalidTag,
     ManifestBlobUnknown,
     ManifestNotFound,
+    ManifestReferenced,
 )
 from berth.services.repositories import RepositoriesService
-from berth.storage.ports import ManifestRecord, MetadataStore, NewManifest, ReferrerRecord
+from berth.storage.ports import (
+    ImageRecord,
+    ManifestRecord,
+    MetadataStore,
+    NewManifest,
+    ReferrerRecord,
+    Repository,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,3 +185,176 @@ def _existing(reference: str, name: str) -> Reference:
         raise ManifestNotFound(
             f"manifest {reference[:200]} is unknown to repository {name}"
         ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageId:
+    """An ECR imageId: a digest, a tag, or both (then they must agree)."""
+
+    digest: str | None
+    tag: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFailure:
+    image_id: ImageId
+    code: str
+    reason: str
+
+
+class EcrImages:
+    """The image operations of the ECR API, on the same store the OCI API writes."""
+
+    def __init__(self, metadata: MetadataStore, repositories: RepositoriesService) -> None:
+        self._metadata = metadata
+        self._repositories = repositories
+
+    async def list_images(
+        self, scope: Scope, name: str, tag_status: str, next_token: str | None, limit: int
+    ) -> tuple[list[ImageId], str | None]:
+        images, token = await self._page(scope, name, tag_status, next_token, limit)
+        ids: list[ImageId] = []
+        for image in images:
+            ids.extend(ImageId(image.digest, t) for t in image.tags)
+            if not image.tags:
+                ids.append(ImageId(image.digest, None))
+        return ids, token
+
+    async def describe_images(
+        self,
+        scope: Scope,
+        name: str,
+        image_ids: Sequence[ImageId] | None,
+        tag_status: str,
+        next_token: str | None,
+        limit: int,
+    ) -> tuple[list[ImageRecord], str | None]:
+        if not image_ids:
+            return await self._page(scope, name, tag_status, next_token, limit)
+        repository = await self._repositories.get(scope, name)
+        digests: list[str] = []
+        for image_id in image_ids:
+            digest, failure = await self._resolve(repository, image_id)
+            if digest is None:
+                assert failure is not None
+                raise ManifestNotFound(
+                    f"The image with imageId {_show(image_id)} does not exist within the "
+                    f"repository with name '{name}' in the registry with id '{scope.account_id}'"
+                )
+            digests.append(digest)
+        found = await self._metadata.describe_images(repository.id, digests=digests)
+        return found, None
+
+    async def batch_get_image(
+        self, scope: Scope, name: str, image_ids: Sequence[ImageId], accepted: Sequence[str]
+    ) -> tuple[list[tuple[ImageId, ManifestRecord]], list[ImageFailure]]:
+        repository = await self._repositories.get(scope, name)
+        found: list[tuple[ImageId, ManifestRecord]] = []
+        failures: list[ImageFailure] = []
+        for image_id in image_ids:
+            digest, failure = await self._resolve(repository, image_id)
+            if failure is not None:
+                failures.append(failure)
+                continue
+            record = await self._metadata.get_manifest(repository.id, digest=digest)
+            if record is None:
+                failures.append(
+                    ImageFailure(image_id, "ImageNotFound", "Requested image not found")
+                )
+            elif accepted and record.media_type not in accepted:
+                failures.append(
+                    ImageFailure(
+                        image_id,
+                        "UnsupportedImageType",
+                        f"Manifest media type {record.media_type} is not among the accepted "
+                        "media types",
+                    )
+                )
+            else:
+                found.append((ImageId(record.digest, image_id.tag), record))
+        return found, failures
+
+    async def batch_delete_image(
+        self, scope: Scope, name: str, image_ids: Sequence[ImageId]
+    ) -> tuple[list[ImageId], list[ImageFailure]]:
+        """By tag: untag, and the image goes with its last tag. By digest: image and tags."""
+        repository = await self._repositories.get(scope, name)
+        deleted: list[ImageId] = []
+        failures: list[ImageFailure] = []
+        for image_id in image_ids:
+            digest, failure = await self._resolve(repository, image_id)
+            if failure is not None:
+                failures.append(failure)
+                continue
+            assert digest is not None
+            try:
+                if image_id.tag is not None and image_id.digest is None:
+                    await self._metadata.delete_tag(repository.id, image_id.tag)
+                    remaining = await self._metadata.describe_images(
+                        repository.id, digests=[digest]
+                    )
+                    if remaining and not remaining[0].tags:
+                        await self._metadata.delete_manifest(repository.id, digest)
+                else:
+                    await self._metadata.delete_manifest(repository.id, digest)
+            except ManifestReferenced:
+                failures.append(
+                    ImageFailure(
+                        image_id,
+                        "ImageReferencedByManifestList",
+                        "Requested image is referenced by an image index",
+                    )
+                )
+                continue
+            deleted.append(ImageId(digest, image_id.tag))
+        return deleted, failures
+
+    async def _page(
+        self, scope: Scope, name: str, tag_status: str, next_token: str | None, limit: int
+    ) -> tuple[list[ImageRecord], str | None]:
+        repository = await self._repositories.get(scope, name)
+        images = await self._metadata.describe_images(
+            repository.id, tag_status=tag_status, after=decode_token(next_token), limit=limit + 1
+        )
+        if len(images) > limit:
+            images = images[:limit]
+            return images, encode_token(images[-1].digest)
+        return images, None
+
+    async def _resolve(
+        self, repository: Repository, image_id: ImageId
+    ) -> tuple[str | None, ImageFailure | None]:
+        if image_id.digest is None and image_id.tag is None:
+            return None, ImageFailure(
+                image_id, "MissingDigestAndTag", "Missing image digest and tag"
+            )
+        if image_id.digest is not None:
+            try:
+                parse_digest(image_id.digest)
+            except InvalidDigest:
+                return None, ImageFailure(image_id, "InvalidImageDigest", "Invalid image digest")
+        target = image_id.digest
+        if image_id.tag is not None:
+            try:
+                validate_tag(image_id.tag)
+            except InvalidTag:
+                return None, ImageFailure(image_id, "InvalidImageTag", "Invalid image tag")
+            target = await self._metadata.tag_target(repository.id, image_id.tag)
+            if target is None:
+                return None, ImageFailure(image_id, "ImageNotFound", "Requested image not found")
+            if image_id.digest is not None and image_id.digest != target:
+                return None, ImageFailure(
+                    image_id, "ImageTagDoesNotMatchDigest", "Invalid image tag for digest"
+                )
+        elif await self._metadata.missing_manifests(repository.id, [str(target)]):
+            return None, ImageFailure(image_id, "ImageNotFound", "Requested image not found")
+        return target, None
+
+
+def _show(image_id: ImageId) -> str:
+    parts = []
+    if image_id.digest:
+        parts.append(f"imageDigest:'{image_id.digest}'")
+    if image_id.tag:
+        parts.append(f"imageTag:'{image_id.tag}'")
+    return "{" + ", ".join(parts) + "}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -10,11 +11,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import REGION, ROOT_KEY_ID, ROOT_SECRET, free_port, registry_password
 
 
 @dataclass
@@ -32,6 +34,27 @@ class BerthProcess:
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Berth's settings for these tests: a known root key, create-on-push on."""
+        return {
+            "BERTH_ROOT_ACCESS_KEY_ID": ROOT_KEY_ID,
+            "BERTH_ROOT_SECRET_ACCESS_KEY": ROOT_SECRET,
+            "BERTH_CREATE_ON_PUSH": "1",
+        }
+
+    def password(self, region: str = REGION) -> str:
+        """A registry password from GetAuthorizationToken, as `aws ecr get-login-password`."""
+        return registry_password(self.url, region)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An httpx client logged in to the registry."""
+        return httpx.Client(base_url=self.url, auth=("AWS", self.password()), **kwargs)
+
+    @property
+    def authorization(self) -> str:
+        return "Basic " + base64.b64encode(f"AWS:{self.password()}".encode()).decode()
 
     def start(self, *extra: str, env: dict[str, str] | None = None) -> None:
         assert self.process is None, "already running"
@@ -55,7 +78,7 @@ class BerthProcess:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **self.env, **(env or {})},
         )
         log.close()
         deadline = time.monotonic() + 30
@@ -63,7 +86,7 @@ class BerthProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"berth exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/v2/", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.05)

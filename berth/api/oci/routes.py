@@ -17,7 +17,8 @@ from berth.api.oci import blobs, manifests
 from berth.api.oci.context import Context
 from berth.api.oci.errors import error_response, render
 from berth.domain.scope import Scope, scope_from_host
-from berth.errors import BerthError
+from berth.errors import BerthError, NotAuthenticated
+from berth.services.auth import Caller
 from berth.services.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -72,17 +73,64 @@ def _match(path: str, method: str) -> tuple[Handler | None, dict[str, Any], bool
     return None, {}, False
 
 
-class OciApi:
-    """Resolves the registry a request addresses, dispatches it, renders domain errors."""
+Login = Callable[[str | None], Awaitable[tuple[Caller, str]]]
+_READS = frozenset({"GET", "HEAD"})
 
-    def __init__(self, registry: Registry, default_scope: Scope) -> None:
+
+class OciApi:
+    """Authenticates the ECR registry login, resolves the registry a request addresses,
+    dispatches it, renders domain errors."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        default_scope: Scope,
+        login: Login,
+        *,
+        realm: str,
+        anonymous_pull: bool = False,
+    ) -> None:
         self._registry = registry
         self._default_scope = default_scope
+        self._login = login
+        self._anonymous_pull = anonymous_pull
+        self._challenge = {
+            "Www-Authenticate": f'Basic realm="{realm}/",service="ecr.amazonaws.com"',
+            **_API_VERSION,
+        }
+
+    async def _scope(self, request: web.Request) -> Scope | web.Response:
+        """The registry this request may use, or the response that refuses it.
+
+        A host of the form `<account>.dkr.ecr.<region>.<domain>` names the registry; any other
+        host means the caller's own account in the region its token was issued for.
+        """
+        named = scope_from_host(request.host, None)
+        try:
+            caller, region = await self._login(request.headers.get("Authorization"))
+        except NotAuthenticated:
+            if self._anonymous_pull and request.method in _READS:
+                return named or self._default_scope
+            # ECR answers with a plain-text body here, not the OCI error envelope.
+            return web.Response(status=401, text="Not Authorized", headers=self._challenge)
+        scope = named or Scope(caller.account_id, region)
+        if scope.account_id != caller.account_id:
+            # Cross-account access comes with repository policies; until then it is denied.
+            return error_response(
+                403,
+                "DENIED",
+                f"User: {caller.principal_arn} is not authorized to access registry "
+                f"{scope.account_id}",
+            )
+        return scope
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = request.rel_url.raw_path[len("/v2/") :]
         handler, params, known = _match(path, request.method)
         try:
+            scope = await self._scope(request)
+            if isinstance(scope, web.Response):
+                return scope
             if handler is None:
                 if known:
                     response: web.StreamResponse = error_response(
@@ -91,8 +139,7 @@ class OciApi:
                 else:
                     response = error_response(404, "NAME_UNKNOWN", "no such endpoint")
             else:
-                ctx = Context(self._registry, scope_from_host(request.host, self._default_scope))
-                response = await handler(request, ctx, **params)
+                response = await handler(request, Context(self._registry, scope), **params)
         except BerthError as exc:
             response = render(exc)
         except web.HTTPException:

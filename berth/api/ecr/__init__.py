@@ -1,0 +1,1 @@
+"""The Amazon ECR control-plane API: AWS JSON 1.1 over `POST /`, driven by botocore's model."""

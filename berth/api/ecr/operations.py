@@ -1,0 +1,365 @@
+"""The ECR operations Berth implements: one table from operation name to handler.
+
+Each handler turns validated request members into a service call and the result into the
+response shape of botocore's model; nothing here decides anything a service should.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from berth.domain.digests import digest_of
+from berth.domain.manifests import parse_manifest
+from berth.domain.scope import Scope
+from berth.domain.settings import RepositorySettings
+from berth.errors import InvalidParameter
+from berth.services.auth import AuthService, Caller
+from berth.services.images import EcrImages, ImageFailure, ImageId, ImagesService
+from berth.services.registry import Registry
+from berth.services.repositories import repository_arn
+from berth.storage.ports import ImageRecord, MetadataStore, Repository
+
+Handler = Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+ACCOUNT_SETTINGS = {
+    "BASIC_SCAN_TYPE_VERSION": ("AWS_NATIVE", ("AWS_NATIVE",)),
+    "REGISTRY_POLICY_SCOPE": ("V2", ("V1", "V2")),
+    "BLOB_MOUNTING": ("ENABLED", ("ENABLED", "DISABLED")),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Operations:
+    registry: Registry
+    ecr_images: EcrImages
+    auth: AuthService
+    metadata: MetadataStore
+    registry_url: str
+
+    @property
+    def registry_host(self) -> str:
+        return urlsplit(self.registry_url).netloc
+
+    def table(self) -> dict[str, Handler]:
+        return {
+            "CreateRepository": self.create_repository,
+            "DescribeRepositories": self.describe_repositories,
+            "DeleteRepository": self.delete_repository,
+            "PutImageTagMutability": self.put_image_tag_mutability,
+            "PutImageScanningConfiguration": self.put_image_scanning_configuration,
+            "TagResource": self.tag_resource,
+            "UntagResource": self.untag_resource,
+            "ListTagsForResource": self.list_tags_for_resource,
+            "ListImages": self.list_images,
+            "DescribeImages": self.describe_images,
+            "BatchGetImage": self.batch_get_image,
+            "BatchDeleteImage": self.batch_delete_image,
+            "PutImage": self.put_image,
+            "GetAuthorizationToken": self.get_authorization_token,
+            "DescribeRegistry": self.describe_registry,
+            "GetAccountSetting": self.get_account_setting,
+            "PutAccountSetting": self.put_account_setting,
+        }
+
+    # repositories
+
+    async def create_repository(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scanning = p.get("imageScanningConfiguration") or {}
+        encryption = p.get("encryptionConfiguration") or {}
+        settings = RepositorySettings(
+            image_tag_mutability=p.get("imageTagMutability", "MUTABLE"),
+            mutability_exclusions=_filters(p),
+            scan_on_push=bool(scanning.get("scanOnPush", False)),
+            encryption_type=encryption.get("encryptionType", "AES256"),
+            kms_key=encryption.get("kmsKey"),
+        )
+        tags = {t["Key"]: t["Value"] for t in p.get("tags", [])}
+        repository = await self.registry.repositories.create_repository(
+            _scope(call, p), p["repositoryName"], settings, tags
+        )
+        return {"repository": self._repository(repository)}
+
+    async def describe_repositories(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        found, token = await self.registry.repositories.describe_repositories(
+            _scope(call, p), p.get("repositoryNames"), p.get("nextToken"), p.get("maxResults")
+        )
+        return {"repositories": [self._repository(r) for r in found], "nextToken": token}
+
+    async def delete_repository(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        repository = await self.registry.repositories.delete_repository(
+            _scope(call, p), p["repositoryName"], force=bool(p.get("force", False))
+        )
+        return {"repository": self._repository(repository)}
+
+    async def put_image_tag_mutability(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        repository = await self.registry.repositories.put_image_tag_mutability(
+            _scope(call, p), p["repositoryName"], p["imageTagMutability"], _filters(p)
+        )
+        response: dict[str, Any] = {
+            "registryId": repository.account_id,
+            "repositoryName": repository.name,
+            "imageTagMutability": repository.settings.image_tag_mutability,
+        }
+        if repository.settings.mutability_exclusions:
+            response["imageTagMutabilityExclusionFilters"] = _filter_shapes(repository)
+        return response
+
+    async def put_image_scanning_configuration(
+        self, call: Any, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        scan_on_push = bool(p.get("imageScanningConfiguration", {}).get("scanOnPush", False))
+        repository = await self.registry.repositories.put_image_scanning_configuration(
+            _scope(call, p), p["repositoryName"], scan_on_push
+        )
+        return {
+            "registryId": repository.account_id,
+            "repositoryName": repository.name,
+            "imageScanningConfiguration": {"scanOnPush": repository.settings.scan_on_push},
+        }
+
+    async def tag_resource(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        tags = {t["Key"]: t["Value"] for t in p["tags"]}
+        await self.registry.repositories.tag_resource(_scope(call, {}), p["resourceArn"], tags)
+        return {}
+
+    async def untag_resource(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        await self.registry.repositories.untag_resource(
+            _scope(call, {}), p["resourceArn"], p["tagKeys"]
+        )
+        return {}
+
+    async def list_tags_for_resource(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        tags = await self.registry.repositories.list_tags_for_resource(
+            _scope(call, {}), p["resourceArn"]
+        )
+        return {"tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+
+    # images
+
+    async def list_images(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        ids, token = await self.ecr_images.list_images(
+            _scope(call, p),
+            p["repositoryName"],
+            (p.get("filter") or {}).get("tagStatus", "ANY"),
+            p.get("nextToken"),
+            p.get("maxResults") or 1000,
+        )
+        return {"imageIds": [_image_id(i) for i in ids], "nextToken": token}
+
+    async def describe_images(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = _scope(call, p)
+        image_ids = [_parse_image_id(i) for i in p.get("imageIds", [])] or None
+        if image_ids and (p.get("nextToken") or p.get("maxResults")):
+            raise InvalidParameter("maxResults and nextToken cannot be used together with imageIds")
+        images, token = await self.ecr_images.describe_images(
+            scope,
+            p["repositoryName"],
+            image_ids,
+            (p.get("filter") or {}).get("tagStatus", "ANY"),
+            p.get("nextToken"),
+            p.get("maxResults") or 100,
+        )
+        return {
+            "imageDetails": [_image_detail(scope, p["repositoryName"], i) for i in images],
+            "nextToken": token,
+        }
+
+    async def batch_get_image(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = _scope(call, p)
+        found, failures = await self.ecr_images.batch_get_image(
+            scope,
+            p["repositoryName"],
+            [_parse_image_id(i) for i in p["imageIds"]],
+            p.get("acceptedMediaTypes", []),
+        )
+        return {
+            "images": [
+                {
+                    "registryId": scope.account_id,
+                    "repositoryName": p["repositoryName"],
+                    "imageId": _image_id(image_id),
+                    "imageManifest": record.content.decode("utf-8", "replace"),
+                    "imageManifestMediaType": record.media_type,
+                }
+                for image_id, record in found
+            ],
+            "failures": [_failure(f) for f in failures],
+        }
+
+    async def batch_delete_image(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        deleted, failures = await self.ecr_images.batch_delete_image(
+            _scope(call, p), p["repositoryName"], [_parse_image_id(i) for i in p["imageIds"]]
+        )
+        return {
+            "imageIds": [_image_id(i) for i in deleted],
+            "failures": [_failure(f) for f in failures],
+        }
+
+    async def put_image(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = _scope(call, p)
+        images: ImagesService = self.registry.images
+        manifest = p["imageManifest"].encode()
+        tag = p.get("imageTag")
+        digest = p.get("imageDigest")
+        result = await images.put_image(
+            scope,
+            p["repositoryName"],
+            digest or tag or _digest_reference(manifest),
+            manifest,
+            p.get("imageManifestMediaType"),
+            (tag,) if tag and digest else (),
+            fail_if_unchanged=True,
+        )
+        return {
+            "image": {
+                "registryId": scope.account_id,
+                "repositoryName": p["repositoryName"],
+                "imageId": _image_id(ImageId(result.digest, tag)),
+                "imageManifest": p["imageManifest"],
+                "imageManifestMediaType": p.get("imageManifestMediaType") or _media_type(manifest),
+            }
+        }
+
+    # registry
+
+    async def get_authorization_token(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        caller: Caller = call.caller
+        data = await self.auth.get_authorization_token(caller, call.region)
+        return {
+            "authorizationData": [
+                {
+                    "authorizationToken": data.token,
+                    "expiresAt": data.expires_at,
+                    "proxyEndpoint": self.registry_url,
+                }
+            ]
+        }
+
+    async def describe_registry(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "registryId": call.caller.account_id,
+            "replicationConfiguration": {"rules": []},
+        }
+
+    async def get_account_setting(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        name = p["name"]
+        default, _ = _account_setting(name)
+        scope = _scope(call, {})
+        value = await self.metadata.get_account_setting(scope.account_id, scope.region, name)
+        return {"name": name, "value": value or default}
+
+    async def put_account_setting(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        name, value = p["name"], p["value"]
+        _, allowed = _account_setting(name)
+        if value not in allowed:
+            raise InvalidParameter(
+                f"Invalid parameter at 'value' failed to satisfy constraint: "
+                f"'must be one of {', '.join(allowed)}'"
+            )
+        scope = _scope(call, {})
+        await self.metadata.put_account_setting(scope.account_id, scope.region, name, value)
+        return {"name": name, "value": value}
+
+    def _repository(self, repository: Repository) -> dict[str, Any]:
+        settings = repository.settings
+        shape: dict[str, Any] = {
+            "repositoryArn": repository_arn(repository),
+            "registryId": repository.account_id,
+            "repositoryName": repository.name,
+            "repositoryUri": f"{self.registry_host}/{repository.name}",
+            "createdAt": repository.created_at,
+            "imageTagMutability": settings.image_tag_mutability,
+            "imageScanningConfiguration": {"scanOnPush": settings.scan_on_push},
+            "encryptionConfiguration": {"encryptionType": settings.encryption_type},
+        }
+        if settings.kms_key:
+            shape["encryptionConfiguration"]["kmsKey"] = settings.kms_key
+        if settings.mutability_exclusions:
+            shape["imageTagMutabilityExclusionFilters"] = _filter_shapes(repository)
+        return shape
+
+
+def _scope(call: Any, p: dict[str, Any]) -> Scope:
+    """The registry a call addresses: the caller's own account, in the region it signed for."""
+    caller: Caller = call.caller
+    registry_id = p.get("registryId")
+    if registry_id and registry_id != caller.account_id:
+        # Cross-account access arrives with repository policies; until then it is denied.
+        raise InvalidParameter(
+            f"Invalid parameter at 'registryId': cannot act on registry {registry_id}"
+        )
+    return Scope(caller.account_id, call.region)
+
+
+def _filters(p: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(f["filter"] for f in p.get("imageTagMutabilityExclusionFilters", []))
+
+
+def _filter_shapes(repository: Repository) -> list[dict[str, str]]:
+    return [
+        {"filterType": "WILDCARD", "filter": f} for f in repository.settings.mutability_exclusions
+    ]
+
+
+def _parse_image_id(shape: dict[str, Any]) -> ImageId:
+    return ImageId(shape.get("imageDigest"), shape.get("imageTag"))
+
+
+def _image_id(image_id: ImageId) -> dict[str, Any]:
+    shape = {}
+    if image_id.digest:
+        shape["imageDigest"] = image_id.digest
+    if image_id.tag:
+        shape["imageTag"] = image_id.tag
+    return shape
+
+
+def _failure(failure: ImageFailure) -> dict[str, Any]:
+    return {
+        "imageId": _image_id(failure.image_id),
+        "failureCode": failure.code,
+        "failureReason": failure.reason,
+    }
+
+
+def _image_detail(scope: Scope, name: str, image: ImageRecord) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "registryId": scope.account_id,
+        "repositoryName": name,
+        "imageDigest": image.digest,
+        "imagePushedAt": image.pushed_at,
+        "imageManifestMediaType": image.media_type,
+        "imageStatus": "ACTIVE",
+    }
+    if image.tags:
+        detail["imageTags"] = list(image.tags)
+    if image.image_size is not None:
+        detail["imageSizeInBytes"] = image.image_size
+    if image.artifact_media_type:
+        detail["artifactMediaType"] = image.artifact_media_type
+    if image.last_pulled_at:
+        detail["lastRecordedPullTime"] = image.last_pulled_at
+    if image.subject:
+        detail["subjectManifestDigest"] = image.subject
+    return detail
+
+
+def _account_setting(name: str) -> tuple[str, tuple[str, ...]]:
+    try:
+        return ACCOUNT_SETTINGS[name]
+    except KeyError:
+        raise InvalidParameter(
+            f"Invalid parameter at 'name' failed to satisfy constraint: "
+            f"'must be one of {', '.join(ACCOUNT_SETTINGS)}'"
+        ) from None
+
+
+def _digest_reference(manifest: bytes) -> str:
+    return str(digest_of(manifest))
+
+
+def _media_type(manifest: bytes) -> str:
+    return parse_manifest(manifest, None).media_type

@@ -1,0 +1,149 @@
+"""Who is calling: SigV4 on the ECR API, ECR registry tokens on `/v2/`, and the root key.
+
+Access-key secrets are stored sealed with a key derived from the server key; registry tokens
+are HMAC-sealed with another derived key, so verifying one is a signature check plus a look-up
+that the access key it names is still active.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from berth.domain import sigv4, tokens
+from berth.errors import NotAuthenticated
+from berth.storage.crypto import Sealer, derive_key
+from berth.storage.ports import AccessKey, MetadataStore
+
+TOKEN_LIFETIME = timedelta(hours=12)
+ACTIVE = "Active"
+_KEY_ALPHABET = string.ascii_uppercase + string.digits
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    account_id: str
+    access_key_id: str
+    principal_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationData:
+    token: str  # base64("AWS:<password>"), as GetAuthorizationToken returns it
+    password: str
+    expires_at: datetime
+
+
+def root_arn(account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:root"
+
+
+class AuthService:
+    def __init__(self, metadata: MetadataStore, master_key: bytes) -> None:
+        self._metadata = metadata
+        self._sealer = Sealer(derive_key(master_key, "berth/access-key-secrets/v1"))
+        self._token_key = derive_key(master_key, "berth/registry-tokens/v1")
+
+    # access keys
+
+    async def ensure_root_key(
+        self, account_id: str, access_key_id: str = "", secret_access_key: str = ""
+    ) -> tuple[str, str] | None:
+        """Create the account and its root key on first start.
+
+        With an explicit key pair, (re)store it; otherwise generate one only when the account
+        has none. Returns a generated pair, which the caller shows once; None otherwise.
+        """
+        await self._metadata.ensure_account(account_id)
+        generated = None
+        if not access_key_id:
+            if await self._metadata.count_access_keys(account_id):
+                return None
+            access_key_id = "AKIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+            secret_access_key = base64.b64encode(secrets.token_bytes(30)).decode()
+            generated = (access_key_id, secret_access_key)
+        await self._metadata.put_access_key(
+            AccessKey(
+                id=access_key_id,
+                account_id=account_id,
+                principal_arn=root_arn(account_id),
+                sealed_secret=self._sealer.seal(secret_access_key.encode(), access_key_id),
+                status=ACTIVE,
+                created_at=datetime.now(UTC),
+            )
+        )
+        return generated
+
+    async def _active_key(self, access_key_id: str) -> AccessKey | None:
+        key = await self._metadata.get_access_key(access_key_id)
+        return key if key is not None and key.status == ACTIVE else None
+
+    # the ECR API
+
+    async def authenticate(
+        self, request: sigv4.SignedRequest, *, service: str, now: datetime | None = None
+    ) -> tuple[Caller, str]:
+        """The caller of a SigV4-signed request and the region it signed for."""
+        now = now or datetime.now(UTC)
+        parsed = sigv4.parse_authorization(request)
+        sigv4.check_request(parsed, now=now, expected_service=service)
+        key = await self._active_key(parsed.credential.access_key_id)
+        if key is None:
+            raise sigv4.UnrecognizedClient()
+        secret = self._sealer.open(key.sealed_secret, key.id).decode()
+        sigv4.verify(request, parsed, secret, now=now, expected_service=service)
+        return Caller(key.account_id, key.id, key.principal_arn), parsed.credential.region
+
+    async def get_authorization_token(
+        self, caller: Caller, region: str, *, now: datetime | None = None
+    ) -> AuthorizationData:
+        issued = now or datetime.now(UTC)
+        token = tokens.RegistryToken(
+            access_key_id=caller.access_key_id,
+            account_id=caller.account_id,
+            principal_arn=caller.principal_arn,
+            issued_at=issued,
+            expires_at=issued + TOKEN_LIFETIME,
+            region=region,
+        )
+        password = tokens.mint(token, self._token_key)
+        encoded = base64.b64encode(f"AWS:{password}".encode()).decode()
+        return AuthorizationData(encoded, password, token.expires_at)
+
+    # the registry
+
+    async def authenticate_registry(
+        self, authorization: str | None, *, now: datetime | None = None
+    ) -> tuple[Caller, str]:
+        """The caller behind `Authorization: Basic base64("AWS:<token>")`, and the region
+        its token was issued in."""
+        if not authorization:
+            raise NotAuthenticated("Not Authorized")
+        try:
+            user, password = tokens.parse_basic(authorization)
+            if user != "AWS":
+                raise NotAuthenticated("Not Authorized")
+            token = tokens.open_token(password, [self._token_key], now=now or datetime.now(UTC))
+        except (tokens.InvalidToken, tokens.ExpiredToken):
+            raise NotAuthenticated("Not Authorized") from None
+        # A token dies with its access key: deleted or deactivated keys stop working at once.
+        key = await self._active_key(token.access_key_id)
+        if key is None or key.account_id != token.account_id:
+            raise NotAuthenticated("Not Authorized")
+        return Caller(key.account_id, key.id, key.principal_arn), token.region
+
+
+def write_credentials_file(path: Path, access_key_id: str, secret_access_key: str) -> None:
+    """An AWS-style credentials file readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(
+            "[default]\n"
+            f"aws_access_key_id = {access_key_id}\n"
+            f"aws_secret_access_key = {secret_access_key}\n"
+        )
