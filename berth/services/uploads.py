@@ -21,7 +21,10 @@ from berth.domain.digests import Digest, parse_digest
 from berth.domain.scope import Scope
 from berth.errors import (
     DigestMismatch,
+    EmptyUpload,
     InvalidDigest,
+    LayerAlreadyExists,
+    LayerPartTooSmall,
     SizeInvalid,
     UploadNotFound,
     UploadRangeInvalid,
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from hashlib import _Hash
 
 _HASH_CACHE_SIZE = 1024
+MIN_LAYER_PART = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +103,21 @@ class UploadsService:
         *,
         start: int | None,
         length: int | None,
+        ecr_part: bool = False,
     ) -> UploadStatus:
-        """Append a chunk; `start` (from Content-Range) must be where the upload ends."""
+        """Append a chunk; `start` (from Content-Range) must be where the upload ends.
+
+        `ecr_part`: an UploadLayerPart, whose parts but the last must be 5 MiB or more.
+        """
         async with self._lock(upload_id):
             upload = await self._upload(scope, name, upload_id)
             hasher, size = await self._append(upload, body, start, length)
-            if not await self._metadata.advance_upload(upload_id, upload.offset, size):
+            if not await self._metadata.advance_upload(
+                upload_id,
+                upload.offset,
+                size,
+                small_part_below=MIN_LAYER_PART if ecr_part else None,
+            ):
                 raise UploadRangeInvalid("upload was changed concurrently", offset=upload.offset)
             self._remember(upload_id, size, hasher)
         return UploadStatus(upload_id, name, size)
@@ -140,6 +153,33 @@ class UploadsService:
                 upload_id, upload.repository_id, str(expected), size
             )
         return str(expected)
+
+    async def complete_ecr_layer_upload(
+        self, scope: Scope, name: str, upload_id: str, digest: str
+    ) -> str:
+        """CompleteLayerUpload: ECR's rules on parts, then the same completion as the OCI API."""
+        upload = await self._upload(scope, name, upload_id)
+        if upload.offset == 0:
+            raise EmptyUpload(f"The upload with id '{upload_id}' contains no data")
+        if upload.has_small_part:
+            raise LayerPartTooSmall(
+                f"Only the last layer part may be smaller than {MIN_LAYER_PART} bytes"
+            )
+        parsed = str(parse_digest(digest))
+        if await self._metadata.linked_blob_size(upload.repository_id, parsed) is not None:
+            await self.cancel_upload(scope, name, upload_id)
+            raise LayerAlreadyExists(
+                f"The layer '{parsed}' already exists in the repository with name '{name}'",
+                layerDigest=parsed,
+            )
+        return await self.complete_layer_upload(scope, name, upload_id, parsed, _nothing())
+
+    async def batch_check_layer_availability(
+        self, scope: Scope, name: str, digests: list[str]
+    ) -> list[tuple[str, int | None]]:
+        """Each well-formed digest with its size here, or None when it is not available."""
+        repository = await self._repositories.get(scope, name)
+        return [(d, await self._metadata.linked_blob_size(repository.id, d)) for d in digests]
 
     async def get_upload_status(self, scope: Scope, name: str, upload_id: str) -> UploadStatus:
         upload = await self._upload(scope, name, upload_id)
@@ -239,6 +279,11 @@ class UploadsService:
     async def _discard(self, upload_id: str) -> None:
         await self._metadata.delete_upload(upload_id)
         self._blobs.delete_upload(upload_id)
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""
 
 
 def _is_uuid(value: str) -> bool:

@@ -89,6 +89,9 @@ class Upload:
     repository_id: int
     offset: int
     created_at: datetime
+    # UploadLayerPart bookkeeping: the newest part's size; whether an earlier part was small.
+    last_part_size: int | None = None
+    has_small_part: bool = False
 
 
 class MetadataStore(Protocol):
@@ -212,8 +215,19 @@ class MetadataStore(Protocol):
     # uploads
     async def create_upload(self, upload_id: str, repository_id: int) -> Upload: ...
     async def get_upload(self, upload_id: str) -> Upload | None: ...
-    async def advance_upload(self, upload_id: str, expected_offset: int, new_offset: int) -> bool:
-        """Compare-and-set the committed length of an upload."""
+    async def advance_upload(
+        self,
+        upload_id: str,
+        expected_offset: int,
+        new_offset: int,
+        *,
+        small_part_below: int | None = None,
+    ) -> bool:
+        """Compare-and-set the committed length of an upload.
+
+        With `small_part_below`, the bytes are an ECR layer part: remember its size, and that
+        an earlier part was smaller than that minimum (which only the last part may be).
+        """
         ...
 
     async def complete_upload(

@@ -6,16 +6,16 @@ response shape of botocore's model; nothing here decides anything a service shou
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from berth.domain.digests import digest_of
+from berth.domain.digests import digest_of, parse_digest
 from berth.domain.manifests import parse_manifest
 from berth.domain.scope import Scope
 from berth.domain.settings import RepositorySettings
-from berth.errors import InvalidParameter
+from berth.errors import InvalidDigest, InvalidParameter, UploadRangeInvalid
 from berth.services.auth import AuthService, Caller
 from berth.services.images import EcrImages, ImageFailure, ImageId, ImagesService
 from berth.services.registry import Registry
@@ -23,6 +23,9 @@ from berth.services.repositories import repository_arn
 from berth.storage.ports import ImageRecord, MetadataStore, Repository
 
 Handler = Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+# What InitiateLayerUpload recommends; ECR's quota page gives 10 MiB as the largest part.
+LAYER_PART_SIZE = 10 * 1024 * 1024
 
 ACCOUNT_SETTINGS = {
     "BASIC_SCAN_TYPE_VERSION": ("AWS_NATIVE", ("AWS_NATIVE",)),
@@ -58,6 +61,11 @@ class Operations:
             "BatchGetImage": self.batch_get_image,
             "BatchDeleteImage": self.batch_delete_image,
             "PutImage": self.put_image,
+            "BatchCheckLayerAvailability": self.batch_check_layer_availability,
+            "InitiateLayerUpload": self.initiate_layer_upload,
+            "UploadLayerPart": self.upload_layer_part,
+            "CompleteLayerUpload": self.complete_layer_upload,
+            "GetDownloadUrlForLayer": self.get_download_url_for_layer,
             "GetAuthorizationToken": self.get_authorization_token,
             "DescribeRegistry": self.describe_registry,
             "GetAccountSetting": self.get_account_setting,
@@ -221,6 +229,98 @@ class Operations:
                 "imageManifest": p["imageManifest"],
                 "imageManifestMediaType": p.get("imageManifestMediaType") or _media_type(manifest),
             }
+        }
+
+    # layers
+
+    async def batch_check_layer_availability(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        layers: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
+        wellformed: list[str] = []
+        for digest in p["layerDigests"]:
+            try:
+                wellformed.append(str(parse_digest(digest)))
+            except InvalidDigest:
+                failures.append(
+                    {
+                        "layerDigest": digest,
+                        "failureCode": "InvalidLayerDigest",
+                        "failureReason": "Invalid layer digest",
+                    }
+                )
+        found = await self.registry.uploads.batch_check_layer_availability(
+            _scope(call, p), p["repositoryName"], wellformed
+        )
+        for digest, size in found:
+            if size is None:
+                failures.append(
+                    {
+                        "layerDigest": digest,
+                        "failureCode": "MissingLayerDigest",
+                        "failureReason": "Requested layer not found",
+                    }
+                )
+            else:
+                layers.append(
+                    {"layerDigest": digest, "layerAvailability": "AVAILABLE", "layerSize": size}
+                )
+        return {"layers": layers, "failures": failures}
+
+    async def initiate_layer_upload(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        status = await self.registry.uploads.initiate_layer_upload(
+            _scope(call, p), p["repositoryName"]
+        )
+        return {"uploadId": status.id, "partSize": LAYER_PART_SIZE}
+
+    async def upload_layer_part(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = _scope(call, p)
+        blob: bytes = p["layerPartBlob"]
+        first, last = p["partFirstByte"], p["partLastByte"]
+        if last - first + 1 != len(blob):
+            raise UploadRangeInvalid(
+                f"The part spans bytes {first}-{last} but carries {len(blob)} bytes",
+                offset=first,
+            )
+
+        async def body() -> AsyncIterator[bytes]:
+            yield blob
+
+        status = await self.registry.uploads.upload_layer_part(
+            scope,
+            p["repositoryName"],
+            p["uploadId"],
+            body(),
+            start=first,
+            length=len(blob),
+            ecr_part=True,
+        )
+        return {
+            "registryId": scope.account_id,
+            "repositoryName": p["repositoryName"],
+            "uploadId": p["uploadId"],
+            "lastByteReceived": status.offset - 1,
+        }
+
+    async def complete_layer_upload(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = _scope(call, p)
+        digest = await self.registry.uploads.complete_ecr_layer_upload(
+            scope, p["repositoryName"], p["uploadId"], p["layerDigests"][0]
+        )
+        return {
+            "registryId": scope.account_id,
+            "repositoryName": p["repositoryName"],
+            "uploadId": p["uploadId"],
+            "layerDigest": digest,
+        }
+
+    async def get_download_url_for_layer(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        layer = await self.registry.blobs.get_layer(
+            _scope(call, p), p["repositoryName"], p["layerDigest"]
+        )
+        # ECR hands out a pre-signed storage URL; Berth's blob URL needs the registry login.
+        return {
+            "downloadUrl": f"{self.registry_url}/v2/{p['repositoryName']}/blobs/{layer.digest}",
+            "layerDigest": layer.digest,
         }
 
     # registry

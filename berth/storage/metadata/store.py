@@ -697,13 +697,37 @@ class SqlMetadataStore:
         row = await self._read(lambda conn: conn.execute(query).first())
         if row is None:
             return None
-        return Upload(row.id, row.repository_id, row.offset, _aware(row.created_at))
+        return Upload(
+            row.id,
+            row.repository_id,
+            row.offset,
+            _aware(row.created_at),
+            row.last_part_size,
+            bool(row.has_small_part),
+        )
 
-    async def advance_upload(self, upload_id: str, expected_offset: int, new_offset: int) -> bool:
+    async def advance_upload(
+        self,
+        upload_id: str,
+        expected_offset: int,
+        new_offset: int,
+        *,
+        small_part_below: int | None = None,
+    ) -> bool:
+        values: dict[str, Any] = {"offset": new_offset, "updated_at": _now()}
+        if small_part_below is not None:
+            values["last_part_size"] = new_offset - expected_offset
+            values["has_small_part"] = sa.or_(
+                uploads.c.has_small_part,
+                sa.and_(
+                    uploads.c.last_part_size.is_not(None),
+                    uploads.c.last_part_size < small_part_below,
+                ),
+            )
         statement = (
             sa.update(uploads)
             .where(uploads.c.id == upload_id, uploads.c.offset == expected_offset)
-            .values(offset=new_offset, updated_at=_now())
+            .values(**values)
         )
         return await self._write(lambda conn: conn.execute(statement).rowcount == 1)
 
