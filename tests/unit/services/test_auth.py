@@ -1,0 +1,96 @@
+"""AuthService on a real SQLite database: root keys, registry tokens, expiry, revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import stat
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from berth.errors import NotAuthenticated
+from berth.services.auth import AuthService, Caller, write_credentials_file
+from berth.storage.metadata import migrate
+from berth.storage.metadata.store import SqlMetadataStore
+
+T = TypeVar("T")
+ACCOUNT = "123456789012"
+
+
+def run(tmp_path: Path, test: Callable[[AuthService, SqlMetadataStore], Awaitable[T]]) -> T:
+    async def main() -> T:
+        url = f"sqlite:///{tmp_path / 'berth.db'}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        store = SqlMetadataStore(url)
+        try:
+            return await test(AuthService(store, b"k" * 32), store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+def basic(password: str, user: str = "AWS") -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_root_key_is_generated_once(tmp_path: Path) -> None:
+    async def test(auth: AuthService, store: SqlMetadataStore) -> None:
+        pair = await auth.ensure_root_key(ACCOUNT)
+        assert pair is not None
+        key_id, secret = pair
+        assert key_id.startswith("AKIA") and len(key_id) == 20
+        assert len(secret) == 40
+        assert await auth.ensure_root_key(ACCOUNT) is None
+        stored = await store.get_access_key(key_id)
+        assert stored is not None
+        assert secret.encode() not in stored.sealed_secret  # sealed, not in the clear
+        assert stored.principal_arn == f"arn:aws:iam::{ACCOUNT}:root"
+
+    run(tmp_path, test)
+
+
+def test_explicit_root_key_is_stored(tmp_path: Path) -> None:
+    async def test(auth: AuthService, store: SqlMetadataStore) -> None:
+        assert await auth.ensure_root_key(ACCOUNT, "AKIAEXPLICIT00000001", "s3cret") is None
+        assert await store.get_access_key("AKIAEXPLICIT00000001") is not None
+
+    run(tmp_path, test)
+
+
+def test_token_round_trip_expiry_and_revocation(tmp_path: Path) -> None:
+    async def test(auth: AuthService, store: SqlMetadataStore) -> None:
+        await auth.ensure_root_key(ACCOUNT, "AKIAEXPLICIT00000001", "s3cret")
+        caller = Caller(ACCOUNT, "AKIAEXPLICIT00000001", f"arn:aws:iam::{ACCOUNT}:root")
+        issued = datetime.now(UTC)
+        data = await auth.get_authorization_token(caller, "eu-west-1", now=issued)
+        assert data.expires_at - issued == timedelta(hours=12)
+        header = "Basic " + data.token
+        assert await auth.authenticate_registry(header, now=issued) == (caller, "eu-west-1")
+        later = issued + timedelta(hours=11, minutes=59)
+        assert (await auth.authenticate_registry(header, now=later))[0] == caller
+        with pytest.raises(NotAuthenticated):
+            await auth.authenticate_registry(header, now=issued + timedelta(hours=12, seconds=1))
+        for bad in (None, "", "Bearer x", basic(data.password, user="root"), basic("v1.x.y")):
+            with pytest.raises(NotAuthenticated):
+                await auth.authenticate_registry(bad, now=issued)
+        # A token dies with its access key.
+        key = await store.get_access_key("AKIAEXPLICIT00000001")
+        assert key is not None
+        await store.put_access_key(dataclasses.replace(key, status="Inactive"))
+        with pytest.raises(NotAuthenticated):
+            await auth.authenticate_registry(header, now=issued)
+
+    run(tmp_path, test)
+
+
+def test_credentials_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "root-credentials"
+    write_credentials_file(path, "AKIAEXAMPLE", "secret")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "aws_secret_access_key = secret" in path.read_text()
