@@ -33,6 +33,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--database-url", help="SQLAlchemy URL (default SQLite in the data folder)")
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain for HTTPS")
     serve.add_argument("--tls-key", type=Path, help="PEM private key for HTTPS")
+    serve.add_argument("--account-id", help="12-digit id of the account created on first start")
+    serve.add_argument("--public-url", help="the registry URL clients use (default from host/port)")
+    serve.add_argument(
+        "--create-on-push",
+        action="store_true",
+        default=None,
+        help="create a missing repository on its first push (ECR refuses such pushes)",
+    )
+    serve.add_argument(
+        "--anonymous-pull",
+        action="store_true",
+        default=None,
+        help="let pulls through without a registry login (development registries)",
+    )
 
     mig = commands.add_parser("migrate", help="apply database migrations and exit")
     mig.add_argument("--data-dir", type=Path)

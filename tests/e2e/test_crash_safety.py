@@ -35,7 +35,8 @@ DISCONNECTED = (ConnectionError, http.client.HTTPException)
 
 
 def _client(berth: BerthProcess) -> httpx.Client:
-    return httpx.Client(base_url=berth.url, timeout=30)
+    """Logged in with a password fetched now (so: only while the server runs)."""
+    return berth.client(timeout=30)
 
 
 def _blob_file(berth: BerthProcess, digest: str) -> Path:
@@ -66,11 +67,14 @@ def _partial_request(
     sent: bytes,
     content_length: int,
 ) -> Iterator[http.client.HTTPConnection]:
-    """A request whose headers promise `content_length` bytes but only `sent` follow."""
+    """A logged-in request whose headers promise `content_length` bytes but only `sent`
+    follow."""
     assert len(sent) < content_length
+    authorization = berth.authorization  # fetched from the ECR API before anything is sent
     conn = http.client.HTTPConnection("127.0.0.1", berth.port, timeout=10)
     try:
         conn.putrequest(method, path)
+        conn.putheader("Authorization", authorization)
         for key, value in headers.items():
             conn.putheader(key, value)
         conn.putheader("Content-Length", str(content_length))
@@ -158,6 +162,9 @@ def test_kill_during_chunked_upload_resumes_at_acknowledged_offset(
 
     upload_file = berth_process.data_dir / "uploads" / upload_id
     assert upload_file.stat().st_size == end1
+    # Minted before the kill: the server key lives in the data folder, so the token outlives
+    # the process and the resume below logs in with it.
+    password = berth_process.password()
     chunk2_range = {**octets, "Content-Range": f"{end1}-{total - 1}"}
     with _partial_request(
         berth_process, "PATCH", location, chunk2_range, chunk2[: 2 * MiB], len(chunk2)
@@ -171,7 +178,7 @@ def test_kill_during_chunked_upload_resumes_at_acknowledged_offset(
             conn.getresponse()
 
     berth_process.start()
-    with _client(berth_process) as client:
+    with httpx.Client(base_url=berth_process.url, timeout=30, auth=("AWS", password)) as client:
         status = client.get(location)
         assert status.status_code == 204, status.text
         assert status.headers["Range"] == f"0-{end1 - 1}"
@@ -311,11 +318,11 @@ def _upload(client: httpx.Client, name: str, data: bytes, chunked: bool) -> None
     _expect(client.put(location, params={"digest": digest}), 201)
 
 
-def _pusher(url: str, name: str, prefix: str, seed: int, log: PushLog) -> None:
+def _pusher(url: str, password: str, name: str, prefix: str, seed: int, log: PushLog) -> None:
     rng = random.Random(seed)
     number = 0
     try:
-        with httpx.Client(base_url=url, timeout=10) as client:
+        with httpx.Client(base_url=url, timeout=10, auth=("AWS", password)) as client:
             while True:
                 number += 1
                 config = f'{{"os":"linux","architecture":"amd64","n":"{prefix}-{number}"}}'
@@ -370,11 +377,19 @@ def test_random_kills_during_concurrent_pushes(berth_process: BerthProcess) -> N
     for round_number in range(3):
         berth_process.start()
         _verify(berth_process, everything, seed)
+        password = berth_process.password()
         log = PushLog()
         threads = [
             threading.Thread(
                 target=_pusher,
-                args=(berth_process.url, f"loop/p{i}", f"r{round_number}t{i}", seed + i, log),
+                args=(
+                    berth_process.url,
+                    password,
+                    f"loop/p{i}",
+                    f"r{round_number}t{i}",
+                    seed + i,
+                    log,
+                ),
                 daemon=True,
             )
             for i in range(2)

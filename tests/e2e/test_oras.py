@@ -45,15 +45,25 @@ def berth(
 
 
 @pytest.fixture
-def client(berth: BerthProcess) -> Iterator[oras.client.OrasClient]:
+def client(berth: BerthProcess, tmp_path: Path) -> Iterator[oras.client.OrasClient]:
+    # ECR's registry login is HTTP Basic with user AWS (no token service behind the realm).
     sdk = oras.client.OrasClient(hostname=berth.host, insecure=True)
+    docker_config = tmp_path / "home" / ".docker" / "config.json"
+    result = sdk.login(
+        username="AWS",
+        password=berth.password(),
+        hostname=berth.host,
+        config_path=str(docker_config),
+    )
+    assert result == {"Status": "Login Succeeded"}
+    assert berth.host in json.loads(docker_config.read_text())["auths"]
     yield sdk
     sdk.session.close()
 
 
 @pytest.fixture
 def http(berth: BerthProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=berth.url, timeout=30) as session:
+    with berth.client(timeout=30) as session:
         yield session
 
 
