@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -80,7 +81,11 @@ def create_app(settings: Settings) -> web.Application:
             path = settings.data_dir / ROOT_CREDENTIALS_FILE
             write_credentials_file(path, *pair)
             generated.append(GeneratedRootKey(settings.account_id, *pair, str(path)))
+        flusher = asyncio.create_task(registry.pulls.run(settings.pull_time_interval))
         yield
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
         await metadata.close()
 
     async def aws(request: web.Request) -> web.StreamResponse:

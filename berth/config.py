@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     secret_key: str = ""
     root_access_key_id: str = ""
     root_secret_access_key: str = ""
+    # Seconds between writes of buffered lastRecordedPullTime values.
+    pull_time_interval: float = Field(60.0, gt=0)
     log_level: str = "INFO"
     # Seconds a SIGTERM waits for in-flight requests.
     shutdown_timeout: float = Field(30.0, ge=0)

@@ -63,6 +63,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         port=free_port(),
         create_on_push=True,
+        pull_time_interval=0.1,
         root_access_key_id=ROOT_KEY_ID,
         root_secret_access_key=ROOT_SECRET,
     )

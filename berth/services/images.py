@@ -21,6 +21,7 @@ from berth.errors import (
     ManifestNotFound,
     ManifestReferenced,
 )
+from berth.services.pulls import PullRecorder
 from berth.services.repositories import RepositoriesService
 from berth.storage.ports import (
     ImageRecord,
@@ -54,9 +55,12 @@ class Reference:
 
 
 class ImagesService:
-    def __init__(self, metadata: MetadataStore, repositories: RepositoriesService) -> None:
+    def __init__(
+        self, metadata: MetadataStore, repositories: RepositoriesService, pulls: PullRecorder
+    ) -> None:
         self._metadata = metadata
         self._repositories = repositories
+        self._pulls = pulls
 
     async def put_image(
         self,
@@ -138,7 +142,10 @@ class ImagesService:
             )
         return PutImageResult(str(digest), subject, tuple(dict.fromkeys(tags)))
 
-    async def get_image(self, scope: Scope, name: str, reference: str) -> ManifestRecord:
+    async def get_image(
+        self, scope: Scope, name: str, reference: str, *, pull: bool = False
+    ) -> ManifestRecord:
+        """A manifest by tag or digest; `pull` counts it for lastRecordedPullTime."""
         repository = await self._repositories.get(scope, name)
         ref = _existing(reference, name)
         record = await self._metadata.get_manifest(
@@ -146,6 +153,8 @@ class ImagesService:
         )
         if record is None:
             raise ManifestNotFound(f"manifest {reference} is unknown to repository {name}")
+        if pull:
+            self._pulls.record(repository.id, record.digest)
         return record
 
     async def delete_image(self, scope: Scope, name: str, reference: str) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from berth.services.blobs import BlobsService
 from berth.services.images import ImagesService
+from berth.services.pulls import PullRecorder
 from berth.services.repositories import RepositoriesService
 from berth.services.uploads import UploadsService
 from berth.storage.ports import BlobStore, MetadataStore
@@ -17,15 +18,18 @@ class Registry:
     images: ImagesService
     blobs: BlobsService
     uploads: UploadsService
+    pulls: PullRecorder
 
     @classmethod
     def build(
         cls, metadata: MetadataStore, blobs: BlobStore, *, create_on_push: bool = True
     ) -> Registry:
         repositories = RepositoriesService(metadata, create_on_push=create_on_push)
+        pulls = PullRecorder(metadata)
         return cls(
             repositories=repositories,
-            images=ImagesService(metadata, repositories),
+            images=ImagesService(metadata, repositories, pulls),
             blobs=BlobsService(metadata, blobs, repositories),
             uploads=UploadsService(metadata, blobs, repositories),
+            pulls=pulls,
         )

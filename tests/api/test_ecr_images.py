@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -172,3 +173,21 @@ def test_tag_immutability_on_both_apis(registry: RunningRegistry) -> None:
     )
     assert moved_ok.status_code == 201
 
+
+def test_pulls_set_last_recorded_pull_time(registry: RunningRegistry) -> None:
+    digest, _ = push_image(registry.client, NAME, "v1")
+
+    def pulled_at() -> datetime | None:
+        detail = registry.ecr.describe_images(repositoryName=NAME)["imageDetails"][0]
+        return detail.get("lastRecordedPullTime")
+
+    registry.client.head(f"/v2/{NAME}/manifests/v1")
+    time.sleep(0.3)
+    assert pulled_at() is None  # a HEAD is not a pull
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    registry.client.get(f"/v2/{NAME}/manifests/{digest}")
+    deadline = time.monotonic() + 5
+    while pulled_at() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    recorded = pulled_at()
+    assert recorded is not None and recorded >= before

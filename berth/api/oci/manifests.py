@@ -16,7 +16,9 @@ from berth.storage.ports import ReferrerRecord
 async def get_manifest(
     request: web.Request, ctx: Context, name: str, reference: str
 ) -> web.Response:
-    record = await ctx.registry.images.get_image(ctx.scope, name, reference)
+    record = await ctx.registry.images.get_image(
+        ctx.scope, name, reference, pull=request.method == "GET"
+    )
     headers = {"Docker-Content-Digest": record.digest, "Content-Type": record.media_type}
     return web.Response(body=record.content, headers=headers)
 

@@ -578,6 +578,23 @@ class SqlMetadataStore:
         statement = sa.delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag)
         return await self._write(lambda conn: conn.execute(statement).rowcount > 0)
 
+    async def record_pulls(self, pulls: Sequence[tuple[int, str, datetime]]) -> None:
+        def work(conn: sa.Connection) -> None:
+            for repository_id, digest, at in pulls:
+                conn.execute(
+                    sa.update(manifests)
+                    .where(
+                        manifests.c.repository_id == repository_id,
+                        manifests.c.digest == digest,
+                        sa.or_(
+                            manifests.c.last_pulled_at.is_(None), manifests.c.last_pulled_at < at
+                        ),
+                    )
+                    .values(last_pulled_at=at)
+                )
+
+        await self._write(work)
+
     async def tag_target(self, repository_id: int, tag: str) -> str | None:
         query = (
             sa.select(manifests.c.digest)
