@@ -114,3 +114,37 @@ def test_guide_workflow(tmp_path: Path, berth_process: BerthProcess) -> None:
         assert b"does not exist in the registry with id" in refused.stderr
     finally:
         shutil.rmtree(runroot, ignore_errors=True)
+
+
+def test_aws_cli_errors(tmp_path: Path, berth_process: BerthProcess) -> None:
+    berth_process.start()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "AWS_ENDPOINT_URL": berth_process.url,
+        "AWS_ACCESS_KEY_ID": ROOT_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": ROOT_SECRET,
+        "AWS_DEFAULT_REGION": "ap-northeast-2",
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+
+    def aws(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [AWS, "ecr", *args], capture_output=True, text=True, env={**env, **extra}, timeout=60
+        )
+
+    missing = aws("describe-repositories", "--repository-names", "nope")
+    assert missing.returncode != 0
+    assert "(RepositoryNotFoundException)" in missing.stderr
+    assert "The repository with name 'nope' does not exist" in missing.stderr
+    wrong = aws("get-login-password", AWS_SECRET_ACCESS_KEY="wrong")
+    assert wrong.returncode != 0
+    assert "(InvalidSignatureException)" in wrong.stderr
+    invalid = aws("create-repository", "--repository-name", "UPPER")
+    assert invalid.returncode != 0
+    assert "(InvalidParameterException)" in invalid.stderr
+    listed = aws("describe-repositories")
+    assert listed.returncode == 0
+    assert json.loads(listed.stdout) == {"repositories": []}
