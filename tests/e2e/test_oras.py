@@ -47,7 +47,7 @@ def berth(
 @pytest.fixture
 def client(berth: BerthProcess, tmp_path: Path) -> Iterator[oras.client.OrasClient]:
     # ECR's registry login is HTTP Basic with user AWS (no token service behind the realm).
-    sdk = oras.client.OrasClient(hostname=berth.host, insecure=True)
+    sdk = oras.client.OrasClient(hostname=berth.host, insecure=True, auth_backend="basic")
     docker_config = tmp_path / "home" / ".docker" / "config.json"
     result = sdk.login(
         username="AWS",

@@ -10,7 +10,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import BerthProcess, require_tool
@@ -38,7 +37,7 @@ def podman(tmp_path: Path) -> Iterator[Podman]:
         folder.mkdir(parents=True, exist_ok=True)
     (tmp_path / "auth.json").write_text('{"auths": {}}')
 
-    def run(*args: str) -> str:
+    def run(*args: str, stdin: str | None = None) -> str:
         command = [
             binary,
             *("--root", str(tmp_path / "storage"), "--runroot", str(runroot / "run")),
@@ -46,7 +45,13 @@ def podman(tmp_path: Path) -> Iterator[Podman]:
             *("--events-backend", "none"),
             *args,
         ]
-        result = subprocess.run(command, capture_output=True, env=env, timeout=180)
+        result = subprocess.run(
+            command,
+            input=None if stdin is None else stdin.encode(),
+            capture_output=True,
+            env=env,
+            timeout=180,
+        )
         if result.returncode != 0:
             pytest.fail(f"{' '.join(command)} failed:\n{result.stderr.decode(errors='replace')}")
         return result.stdout.decode()
@@ -68,19 +73,33 @@ def test_build_push_remove_pull(
 
     podman("build", "--quiet", "-t", image, str(context))
     built = podman("image", "inspect", "--format", "{{.Id}}", image).strip()
+    # `aws ecr get-login-password | podman login --username AWS --password-stdin <host>`
+    podman(
+        "login",
+        "--tls-verify=false",
+        "--username",
+        "AWS",
+        "--password-stdin",
+        berth_process.host,
+        stdin=berth_process.password(),
+    )
+    auths = json.loads((tmp_path / "auth.json").read_text())["auths"]
+    assert list(auths) == [berth_process.host]
     podman("push", "--tls-verify=false", image)
 
-    manifest = httpx.get(f"{berth_process.url}/v2/my-application/manifests/latest")
-    assert manifest.status_code == 200
-    assert json.loads(manifest.content)["config"]["digest"] == f"sha256:{built}"
+    with berth_process.client(timeout=30) as http:
+        manifest = http.get("/v2/my-application/manifests/latest")
+        assert manifest.status_code == 200
+        assert json.loads(manifest.content)["config"]["digest"] == f"sha256:{built}"
 
-    podman("rmi", image)
-    podman("pull", "--tls-verify=false", image)
-    assert podman("image", "inspect", "--format", "{{.Id}}", image).strip() == built
+        podman("rmi", image)
+        podman("pull", "--tls-verify=false", image)
+        assert podman("image", "inspect", "--format", "{{.Id}}", image).strip() == built
 
-    docker = f"{berth_process.host}/my-application:docker"
-    podman("push", "--tls-verify=false", "--format", "docker", image, docker)
-    pushed = httpx.get(f"{berth_process.url}/v2/my-application/manifests/docker")
-    assert pushed.headers["Content-Type"] == "application/vnd.docker.distribution.manifest.v2+json"
-    tags = httpx.get(f"{berth_process.url}/v2/my-application/tags/list").json()["tags"]
-    assert tags == ["docker", "latest"]
+        docker = f"{berth_process.host}/my-application:docker"
+        podman("push", "--tls-verify=false", "--format", "docker", image, docker)
+        pushed = http.get("/v2/my-application/manifests/docker")
+        media_type = "application/vnd.docker.distribution.manifest.v2+json"
+        assert pushed.headers["Content-Type"] == media_type
+        tags = http.get("/v2/my-application/tags/list").json()["tags"]
+        assert tags == ["docker", "latest"]

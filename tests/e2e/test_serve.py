@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import os
@@ -10,18 +11,22 @@ import shutil
 import signal
 import sqlite3
 import ssl
+import stat
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
+import botocore.config
 import httpx
 import pytest
 
 from tests.api.helpers import push_blob, sha256
-from tests.conftest import PG_URL, free_port
+from tests.conftest import PG_URL, REGION, ROOT_KEY_ID, ROOT_SECRET, free_port
 from tests.e2e.conftest import BerthProcess
 
 pytestmark = pytest.mark.e2e
@@ -38,10 +43,16 @@ def _env(**extra: str) -> dict[str, str]:
 @dataclass
 class Served:
     process: subprocess.Popen[bytes]
-    output_path: Path
+    stdout_path: Path
+    stderr_path: Path
+
+    def stdout(self) -> str:
+        """What is shown on the terminal only: the generated root key, once."""
+        return self.stdout_path.read_text(errors="replace")
 
     def output(self) -> str:
-        return self.output_path.read_text(errors="replace")
+        """The log (stderr)."""
+        return self.stderr_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
         self.process.send_signal(sig)
@@ -57,24 +68,21 @@ def _serve(
     url: str,
     verify: ssl.SSLContext | bool = True,
 ) -> Iterator[Served]:
-    """`python -m berth <args>` in `cwd` until `url`/v2/ answers; killed on the way out."""
-    output_path = cwd / f"berth-{time.monotonic_ns()}.log"
-    with open(output_path, "wb") as output:
+    """`python -m berth <args>` in `cwd` until `url`/healthz answers; killed on the way out."""
+    stem = cwd / f"berth-{time.monotonic_ns()}"
+    stdout_path, stderr_path = stem.with_suffix(".out"), stem.with_suffix(".log")
+    with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "berth", *args],
-            cwd=cwd,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "berth", *args], cwd=cwd, env=env, stdout=stdout, stderr=stderr
         )
-    served = Served(process, output_path)
+    served = Served(process, stdout_path, stderr_path)
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"berth exited with {process.returncode}:\n{served.output()}")
             try:
-                if httpx.get(f"{url}/v2/", timeout=1, verify=verify).status_code == 200:
+                if httpx.get(f"{url}/healthz", timeout=1, verify=verify).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -112,6 +120,36 @@ def _database_flag(database_url: str) -> list[str]:
     return ["--database-url", database_url] if PG_URL else []
 
 
+def _ecr(url: str, key_id: str, secret: str, verify: bool | str | None = None) -> Any:
+    """A boto3 ECR client with this key against Berth."""
+    return boto3.client(
+        "ecr",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        verify=verify,
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
+
+
+def _registry_password(url: str, key_id: str, secret: str, verify: bool | str | None = None) -> str:
+    """`aws ecr get-login-password` with this key against Berth."""
+    ecr = _ecr(url, key_id, secret, verify)
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    user, password = base64.b64decode(token).decode().split(":", 1)
+    assert user == "AWS"
+    return password
+
+
+GENERATED_KEY = re.compile(
+    r"\ACreated the root access key of account 000000000000:\n"
+    r"  AWS_ACCESS_KEY_ID=(AKIA[A-Z0-9]{16})\n"
+    r"  AWS_SECRET_ACCESS_KEY=(\S+)\n"
+    r"  \(also in (.+), readable by its owner only\)\n\Z"
+)
+
+
 # first start and logging
 
 
@@ -124,6 +162,7 @@ def test_first_start_creates_data_dir_and_database_and_logs_url_once(
     assert not data_dir.exists()
     args = ["serve", "--port", str(port), *_database_flag(database_url)]
     data = os.urandom(10_000)
+    credentials = data_dir / "root-credentials"
 
     for start in range(2):
         with _serve(args, cwd=tmp_path, env=_env(), url=url) as served:
@@ -135,15 +174,39 @@ def test_first_start_creates_data_dir_and_database_and_logs_url_once(
             else:
                 assert database.read_bytes()[:16] == b"SQLite format 3\x00"
                 assert {"alembic_version", "repositories", "manifests"} <= _sqlite_tables(database)
-            with httpx.Client(base_url=url, timeout=30) as client:
+            if start == 0:
+                # No root key configured: one is generated and shown once, on stdout.
+                shown = GENERATED_KEY.match(served.stdout())
+                assert shown is not None, served.stdout()
+                key_id, secret, shown_path = shown.groups()
+                # As given: relative to the working directory, like the data folder.
+                assert (tmp_path / shown_path).resolve() == credentials.resolve()
+                old_password = _registry_password(url, key_id, secret)
+            else:
+                assert served.stdout() == ""
+                # The key persists, and so does the server key: a password minted before
+                # the restart still logs in.
+                with httpx.Client(base_url=url, timeout=30, auth=("AWS", old_password)) as old:
+                    assert old.get("/v2/").status_code == 200
+            assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+            assert credentials.read_text() == (
+                f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
+            )
+            assert httpx.get(f"{url}/v2/", timeout=30).status_code == 401
+            password = _registry_password(url, key_id, secret)
+            with httpx.Client(base_url=url, timeout=30, auth=("AWS", password)) as client:
                 if start == 0:
+                    # Create-on-push is off by default: the repository comes first.
+                    _ecr(url, key_id, secret).create_repository(repositoryName=NAME)
                     push_blob(client, NAME, data)
                 response = client.get(f"/v2/{NAME}/blobs/{sha256(data)}")
                 assert response.status_code == 200
                 assert response.content == data
             assert served.stop() == 0
         output = served.output()
+        assert secret not in output
         assert len(_lines_announcing(output, url)) == 1, output
+        assert not _lines_announcing(served.stdout(), url)
         assert "alembic" not in output.lower(), output
         assert "Running upgrade" not in output, output
         assert "Traceback" not in output, output
@@ -155,7 +218,7 @@ def test_first_start_creates_data_dir_and_database_and_logs_url_once(
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_when_idle_exits_zero(berth_process: BerthProcess, sig: int) -> None:
     berth_process.start()
-    with httpx.Client(base_url=berth_process.url, timeout=30) as client:
+    with berth_process.client(timeout=30) as client:
         # A kept-alive idle connection must not hold the shutdown up.
         assert client.get("/v2/").status_code == 200
         started = time.monotonic()
@@ -167,14 +230,16 @@ def test_signal_when_idle_exits_zero(berth_process: BerthProcess, sig: int) -> N
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_lets_a_slow_upload_finish(berth_process: BerthProcess, sig: int) -> None:
     berth_process.start(env={"BERTH_SHUTDOWN_TIMEOUT": "3"})
-    with httpx.Client(base_url=berth_process.url, timeout=30) as client:
+    with berth_process.client(timeout=30) as client:
         start = client.post(f"/v2/{NAME}/blobs/uploads/")
         assert start.status_code == 202
         location = start.headers["Location"]
     pieces = [os.urandom(1000) for _ in range(10)]
+    authorization = berth_process.authorization
     conn = http.client.HTTPConnection("127.0.0.1", berth_process.port, timeout=15)
     try:
         conn.putrequest("PATCH", location)
+        conn.putheader("Authorization", authorization)
         conn.putheader("Content-Type", "application/octet-stream")
         conn.putheader("Content-Length", str(sum(map(len, pieces))))
         conn.endheaders()
@@ -196,7 +261,7 @@ def test_signal_lets_a_slow_upload_finish(berth_process: BerthProcess, sig: int)
     assert time.monotonic() - finished < 3
     # The chunk was committed, not just answered.
     berth_process.start()
-    with httpx.Client(base_url=berth_process.url, timeout=30) as client:
+    with berth_process.client(timeout=30) as client:
         status = client.get(location)
         assert status.status_code == 204
         assert status.headers["Range"] == "0-9999"
@@ -302,8 +367,16 @@ def test_tls(tmp_path: Path, database_url: str) -> None:
     trust = ssl.create_default_context(cafile=str(cert))
     args = ["serve", "--port", str(port), "--database-url", database_url]
     args += ["--data-dir", str(tmp_path / "data"), "--tls-cert", str(cert), "--tls-key", str(key)]
-    with _serve(args, cwd=tmp_path, env=_env(), url=url, verify=trust) as served:
-        response = httpx.get(f"{url}/v2/", verify=trust)
+    env = _env(BERTH_ROOT_ACCESS_KEY_ID=ROOT_KEY_ID, BERTH_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET)
+    with _serve(args, cwd=tmp_path, env=env, url=url, verify=trust) as served:
+        # The login challenge names the HTTPS address; the ECR API answers on it too.
+        challenge = httpx.get(f"{url}/v2/", verify=trust)
+        assert challenge.status_code == 401
+        assert challenge.headers["Www-Authenticate"] == (
+            f'Basic realm="{url}/",service="ecr.amazonaws.com"'
+        )
+        password = _registry_password(url, ROOT_KEY_ID, ROOT_SECRET, verify=str(cert))
+        response = httpx.get(f"{url}/v2/", verify=trust, auth=("AWS", password))
         assert response.status_code == 200
         assert response.headers["Docker-Distribution-API-Version"] == "registry/2.0"
         with pytest.raises(httpx.ConnectError):  # the system trust store does not know it
@@ -313,3 +386,4 @@ def test_tls(tmp_path: Path, database_url: str) -> None:
         assert served.stop() == 0
     assert len(_lines_announcing(served.output(), url)) == 1
     assert f"http://127.0.0.1:{port}" not in served.output()
+    assert served.stdout() == ""  # the root key was configured, so none was generated

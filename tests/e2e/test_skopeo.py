@@ -7,12 +7,14 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import REGION, ROOT_KEY_ID, ROOT_SECRET
 from tests.e2e.conftest import BerthProcess, require_tool
 from tests.e2e.images import (
     OCI_INDEX,
@@ -35,19 +37,27 @@ find_skopeo = require_tool("skopeo")
 
 @dataclass
 class Skopeo:
-    """skopeo with its own HOME, policy, registries.conf and registries.d: nothing from the
-    machine's containers configuration or credentials leaks in."""
+    """skopeo with its own HOME, policy, registries.conf, registries.d and auth file (where
+    `skopeo login` keeps credentials): nothing from the machine's containers configuration or
+    credentials leaks in."""
 
     binary: str
     root: Path
     berth: BerthProcess
+
+    @property
+    def auth_file(self) -> Path:
+        return self.root / "auth.json"
 
     def ref(self, repository: str, reference: str = "") -> str:
         separator = "@" if reference.startswith("sha256:") else ":"
         suffix = f"{separator}{reference}" if reference else ""
         return f"docker://{self.berth.host}/{repository}{suffix}"
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        self, *args: str, check: bool = True, stdin: bytes | int | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        """skopeo with `args`; `stdin` is bytes to feed it or a file descriptor to read."""
         command = [
             self.binary,
             "--policy",
@@ -65,8 +75,10 @@ class Skopeo:
             "HOME": str(self.root / "home"),
             "XDG_RUNTIME_DIR": str(self.root / "run"),
             "XDG_CONFIG_HOME": str(self.root / "home" / ".config"),
+            "REGISTRY_AUTH_FILE": str(self.auth_file),
         }
-        result = subprocess.run(command, capture_output=True, env=env, timeout=120)
+        feed = {"input": stdin} if isinstance(stdin, bytes) else {"stdin": stdin}
+        result = subprocess.run(command, capture_output=True, env=env, timeout=120, **feed)
         if check and result.returncode != 0:
             pytest.fail(
                 f"{' '.join(command)} exited {result.returncode}\n"
@@ -75,12 +87,28 @@ class Skopeo:
             )
         return result
 
+    def login(self, password: bytes | int) -> None:
+        """`aws ecr get-login-password | skopeo login --username AWS --password-stdin <host>`;
+        `password` is the password or the read end of a pipe carrying it."""
+        result = self.run(
+            "login",
+            "--tls-verify=false",
+            "--username",
+            "AWS",
+            "--password-stdin",
+            self.berth.host,
+            stdin=password,
+        )
+        assert result.stdout == b"Login Succeeded!\n"
+        assert list(json.loads(self.auth_file.read_text())["auths"]) == [self.berth.host]
+
+    # Without explicit credentials, skopeo uses what `skopeo login` stored in the auth file.
+
     def push(self, source: str, repository: str, tag: str, *flags: str) -> None:
         self.run(
             "copy",
             "--quiet",
             "--dest-tls-verify=false",
-            "--dest-no-creds",
             *flags,
             source,
             self.ref(repository, tag),
@@ -91,15 +119,14 @@ class Skopeo:
             "copy",
             "--quiet",
             "--src-tls-verify=false",
-            "--src-no-creds",
             *flags,
             self.ref(repository, reference),
             destination,
         )
 
-    def inspect_raw(self, repository: str, reference: str) -> bytes:
+    def inspect_raw(self, repository: str, reference: str, *flags: str) -> bytes:
         result = self.run(
-            "inspect", "--raw", "--tls-verify=false", "--no-creds", self.ref(repository, reference)
+            "inspect", "--raw", "--tls-verify=false", *flags, self.ref(repository, reference)
         )
         return result.stdout
 
@@ -111,7 +138,8 @@ def berth(berth_process: BerthProcess) -> BerthProcess:
 
 
 @pytest.fixture
-def skopeo(tmp_path: Path, berth: BerthProcess) -> Skopeo:
+def logged_out(tmp_path: Path, berth: BerthProcess) -> Skopeo:
+    """skopeo that has not logged in to Berth."""
     binary = find_skopeo()
     root = tmp_path / "skopeo"
     for directory in ("home", "run", "tmp", "registries.d"):
@@ -121,10 +149,23 @@ def skopeo(tmp_path: Path, berth: BerthProcess) -> Skopeo:
     return Skopeo(binary, root, berth)
 
 
+@pytest.fixture
+def skopeo(logged_out: Skopeo) -> Skopeo:
+    """skopeo logged in with a password from GetAuthorizationToken."""
+    logged_out.login(logged_out.berth.password().encode())
+    return logged_out
+
+
 def manifest_head(berth: BerthProcess, repository: str, reference: str) -> httpx.Response:
-    response = httpx.head(f"{berth.url}/v2/{repository}/manifests/{reference}", timeout=30)
+    with berth.client(timeout=30) as client:
+        response = client.head(f"/v2/{repository}/manifests/{reference}")
     assert response.status_code == 200, response.text
     return response
+
+
+def assert_unauthorized(result: subprocess.CompletedProcess[bytes]) -> None:
+    assert result.returncode != 0
+    assert b"unauthorized: authentication required" in result.stderr, result.stderr
 
 
 def test_oci_image_round_trip_preserves_every_digest(tmp_path: Path, skopeo: Skopeo) -> None:
@@ -179,7 +220,6 @@ def test_multi_arch_index_round_trip(tmp_path: Path, skopeo: Skopeo) -> None:
         "linux",
         "inspect",
         "--tls-verify=false",
-        "--no-creds",
         skopeo.ref("e2e/multi", "v1"),
     )
     inspected = json.loads(result.stdout)
@@ -221,9 +261,7 @@ def test_docker_schema2_push_and_pull_to_dir(tmp_path: Path, skopeo: Skopeo) -> 
     assert digest != oci_digest
     assert skopeo.inspect_raw("e2e/app", "v2s2") == raw
     inspected = json.loads(
-        skopeo.run(
-            "inspect", "--tls-verify=false", "--no-creds", skopeo.ref("e2e/app", "v2s2")
-        ).stdout
+        skopeo.run("inspect", "--tls-verify=false", skopeo.ref("e2e/app", "v2s2")).stdout
     )
     assert inspected["Digest"] == digest
     assert (
@@ -247,7 +285,7 @@ def test_list_tags(tmp_path: Path, skopeo: Skopeo) -> None:
     for tag in ("v1", "v2", "latest"):
         skopeo.push(f"oci:{source}:latest", "e2e/app", tag, "--preserve-digests")
 
-    result = skopeo.run("list-tags", "--tls-verify=false", "--no-creds", skopeo.ref("e2e/app"))
+    result = skopeo.run("list-tags", "--tls-verify=false", skopeo.ref("e2e/app"))
     listing = json.loads(result.stdout)
     assert listing["Repository"] == f"{skopeo.berth.host}/e2e/app"
     assert sorted(listing["Tags"]) == ["latest", "v1", "v2"]
@@ -263,25 +301,113 @@ def test_delete(tmp_path: Path, skopeo: Skopeo, by: str) -> None:
     skopeo.push(f"oci:{other}:latest", "e2e/app", "kept", "--preserve-digests")
 
     reference = digest if by == "digest" else "doomed"
-    skopeo.run("delete", "--tls-verify=false", "--no-creds", skopeo.ref("e2e/app", reference))
+    skopeo.run("delete", "--tls-verify=false", skopeo.ref("e2e/app", reference))
 
     for gone in ("doomed", digest):
         result = skopeo.run(
             "inspect",
             "--raw",
             "--tls-verify=false",
-            "--no-creds",
             skopeo.ref("e2e/app", gone),
             check=False,
         )
         assert result.returncode != 0
         assert b"manifest unknown" in result.stderr
-    response = httpx.get(f"{skopeo.berth.url}/v2/e2e/app/manifests/{digest}", timeout=30)
+    with skopeo.berth.client(timeout=30) as client:
+        response = client.get(f"/v2/e2e/app/manifests/{digest}")
     assert response.status_code == 404
     assert response.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
 
-    listing = skopeo.run("list-tags", "--tls-verify=false", "--no-creds", skopeo.ref("e2e/app"))
+    listing = skopeo.run("list-tags", "--tls-verify=false", skopeo.ref("e2e/app"))
     assert json.loads(listing.stdout)["Tags"] == ["kept"]
     assert skopeo.inspect_raw("e2e/app", "kept") == read_blob(
         other, top_descriptor(other)["digest"]
     )
+
+
+# logging in
+
+
+def test_login_with_the_aws_cli_then_logout(tmp_path: Path, logged_out: Skopeo) -> None:
+    """`aws ecr get-login-password | skopeo login --username AWS --password-stdin <host>`, with
+    the real AWS CLI; `skopeo logout` forgets the credentials again."""
+    skopeo = logged_out
+    source = tmp_path / "source"
+    digest = build_image_layout(source, layers=1)
+    manifest = read_blob(source, digest)
+    refused = skopeo.run(
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
+        f"oci:{source}:latest",
+        skopeo.ref("e2e/login", "v1"),
+        check=False,
+    )
+    assert_unauthorized(refused)
+
+    aws = Path(sys.executable).with_name("aws")
+    assert aws.exists(), "awscli is a test dependency"
+    # The CLI's own credentials and endpoint only: no configuration of the machine's.
+    aws_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path / "aws-home"),
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-home" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-home" / "credentials"),
+        "AWS_ACCESS_KEY_ID": ROOT_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": ROOT_SECRET,
+    }
+    command = [str(aws), "ecr", "get-login-password", "--region", REGION]
+    command += ["--endpoint-url", skopeo.berth.url]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, env=aws_env) as get_login_password:
+        assert get_login_password.stdout is not None
+        skopeo.login(get_login_password.stdout.fileno())
+    assert get_login_password.returncode == 0
+
+    skopeo.push(f"oci:{source}:latest", "e2e/login", "v1", "--preserve-digests")
+    assert skopeo.inspect_raw("e2e/login", "v1") == manifest
+
+    result = skopeo.run("logout", skopeo.berth.host)
+    assert result.stdout == f"Removed login credentials for {skopeo.berth.host}\n".encode()
+    assert json.loads(skopeo.auth_file.read_text())["auths"] == {}
+    assert_unauthorized(
+        skopeo.run(
+            "inspect", "--raw", "--tls-verify=false", skopeo.ref("e2e/login", "v1"), check=False
+        )
+    )
+
+
+def test_explicit_credentials_without_login(tmp_path: Path, logged_out: Skopeo) -> None:
+    """--dest-creds, --src-creds and --creds instead of a stored login."""
+    skopeo = logged_out
+    creds = f"AWS:{skopeo.berth.password()}"
+    source = tmp_path / "source"
+    digest = build_image_layout(source, layers=2)
+    manifest = read_blob(source, digest)
+
+    skopeo.push(
+        f"oci:{source}:latest", "e2e/creds", "v1", "--preserve-digests", "--dest-creds", creds
+    )
+    assert not skopeo.auth_file.exists()
+    assert skopeo.inspect_raw("e2e/creds", "v1", "--creds", creds) == manifest
+    assert_unauthorized(
+        skopeo.run(
+            "inspect", "--raw", "--tls-verify=false", skopeo.ref("e2e/creds", "v1"), check=False
+        )
+    )
+    wrong = skopeo.run(
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        "AWS:not-a-registry-password",
+        skopeo.ref("e2e/creds", "v1"),
+        check=False,
+    )
+    assert_unauthorized(wrong)
+
+    copy = tmp_path / "copy"
+    skopeo.pull("e2e/creds", "v1", f"oci:{copy}:latest", "--preserve-digests", "--src-creds", creds)
+    assert top_descriptor(copy)["digest"] == digest
+    assert verify_blobs(copy) == verify_blobs(source)
+    tags = skopeo.run("list-tags", "--tls-verify=false", "--creds", creds, skopeo.ref("e2e/creds"))
+    assert json.loads(tags.stdout)["Tags"] == ["v1"]
