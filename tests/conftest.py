@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import socket
 import threading
@@ -101,11 +102,11 @@ class RunningRegistry:
         return "Basic " + base64.b64encode(f"AWS:{self.password}".encode()).decode()
 
 
-@pytest.fixture
-def registry(settings: Settings) -> Iterator[RunningRegistry]:
-    """Berth's real HTTP server on a loopback port, in a thread of this process."""
+@contextlib.contextmanager
+def serving(app: web.Application, port: int) -> Iterator[str]:
+    """An aiohttp app on a real loopback port, in a thread of this process; yields its URL."""
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(create_app(settings), access_log=None)
+    runner = web.AppRunner(app, access_log=None)
     started = threading.Event()
     failure: list[BaseException] = []
 
@@ -113,8 +114,7 @@ def registry(settings: Settings) -> Iterator[RunningRegistry]:
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", settings.port)
-            loop.run_until_complete(site.start())
+            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
         except BaseException as exc:
             failure.append(exc)
             started.set()
@@ -129,9 +129,17 @@ def registry(settings: Settings) -> Iterator[RunningRegistry]:
     started.wait(30)
     if failure:
         raise failure[0]
-    url = f"http://127.0.0.1:{settings.port}"
-    password = registry_password(url)
-    with httpx.Client(base_url=url, timeout=30, auth=("AWS", password)) as client:
-        yield RunningRegistry(url, settings, client, ecr_client(url), password)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+
+
+@pytest.fixture
+def registry(settings: Settings) -> Iterator[RunningRegistry]:
+    """Berth's real HTTP server on a loopback port, logged in as the root key."""
+    with serving(create_app(settings), settings.port) as url:
+        password = registry_password(url)
+        with httpx.Client(base_url=url, timeout=30, auth=("AWS", password)) as client:
+            yield RunningRegistry(url, settings, client, ecr_client(url), password)

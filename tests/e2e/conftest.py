@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -127,3 +129,50 @@ def require_tool(name: str) -> Callable[[], str]:
         return path
 
     return find
+
+
+class Podman:
+    """podman with storage, configuration and credentials of its own."""
+
+    def __init__(self, binary: str, root: Path, runroot: Path) -> None:
+        self.binary = binary
+        self.flags = [
+            *("--root", str(root / "storage"), "--runroot", str(runroot / "run")),
+            *("--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"),
+            *("--events-backend", "none"),
+        ]
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(root / "home"),
+            "XDG_RUNTIME_DIR": str(runroot / "xdg"),
+            "REGISTRY_AUTH_FILE": str(root / "auth.json"),
+        }
+        for folder in (root / "home", runroot / "xdg"):
+            folder.mkdir(parents=True, exist_ok=True)
+        (root / "auth.json").write_text('{"auths": {}}')
+
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [self.binary, *self.flags, *args],
+            input=None if stdin is None else stdin.encode(),
+            capture_output=True,
+            env=self.env,
+            timeout=180,
+        )
+
+    def __call__(self, *args: str, stdin: str | None = None) -> str:
+        result = self.run(*args, stdin=stdin)
+        if result.returncode != 0:
+            pytest.fail(
+                f"podman {' '.join(args)} failed:\n{result.stderr.decode(errors='replace')}"
+            )
+        return result.stdout.decode()
+
+
+@pytest.fixture
+def podman(tmp_path: Path) -> Iterator[Podman]:
+    binary = require_tool("podman")()
+    # podman refuses a run root longer than 50 characters; pytest's tmp_path is longer.
+    runroot = Path(tempfile.mkdtemp(prefix="berth-pm-", dir="/tmp"))
+    yield Podman(binary, tmp_path / "podman", runroot)
+    shutil.rmtree(runroot, ignore_errors=True)

@@ -5,33 +5,27 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT_KEY_ID, ROOT_SECRET
-from tests.e2e.conftest import BerthProcess, require_tool
+from tests.e2e.conftest import BerthProcess, Podman
 
 pytestmark = pytest.mark.e2e
 
-find_podman = require_tool("podman")
 AWS = str(Path(sys.executable).with_name("aws"))
 
 
-def test_guide_workflow(tmp_path: Path, berth_process: BerthProcess) -> None:
-    podman_binary = find_podman()
+def test_guide_workflow(tmp_path: Path, podman: Podman, berth_process: BerthProcess) -> None:
     # As the guide's user would have it: nothing is created by pushing.
     berth_process.start(env={"BERTH_CREATE_ON_PUSH": "0"})
-    runroot = Path(tempfile.mkdtemp(prefix="berth-guide-", dir="/tmp"))
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path / "home"),
-        "XDG_RUNTIME_DIR": str(runroot / "xdg"),
-        "REGISTRY_AUTH_FILE": str(tmp_path / "auth.json"),
+        "HOME": str(tmp_path),
         # The only change to the guide: where the endpoint is.
         "AWS_ENDPOINT_URL": berth_process.url,
         "AWS_ACCESS_KEY_ID": ROOT_KEY_ID,
@@ -39,81 +33,51 @@ def test_guide_workflow(tmp_path: Path, berth_process: BerthProcess) -> None:
         "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
     }
-    (tmp_path / "home").mkdir()
-    (runroot / "xdg").mkdir()
-    podman_flags = [
-        "--root", str(tmp_path / "storage"), "--runroot", str(runroot / "run"),
-        "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none",
-    ]  # fmt: skip
 
-    def run(*command: str, stdin: bytes | None = None) -> str:
-        result = subprocess.run(command, input=stdin, capture_output=True, env=env, timeout=180)
+    def aws(*args: str) -> Any:
+        result = subprocess.run([AWS, "ecr", *args], capture_output=True, env=env, timeout=60)
         if result.returncode != 0:
-            pytest.fail(f"{' '.join(command)}:\n{result.stderr.decode(errors='replace')}")
+            pytest.fail(f"aws ecr {' '.join(args)}:\n{result.stderr.decode(errors='replace')}")
         return result.stdout.decode()
 
-    def podman(*args: str, stdin: bytes | None = None) -> str:
-        return run(podman_binary, *podman_flags, *args, stdin=stdin)
+    created = json.loads(
+        aws(
+            "create-repository", "--repository-name", "my-application",
+            "--image-scanning-configuration", "scanOnPush=true",
+            "--encryption-configuration", "encryptionType=KMS",
+            "--region", "ap-northeast-2",
+        )
+    )["repository"]  # fmt: skip
+    assert created["repositoryUri"] == f"{berth_process.host}/my-application"
+    assert created["encryptionConfiguration"]["encryptionType"] == "KMS"
 
-    try:
-        created = json.loads(
-            run(
-                AWS,
-                "ecr",
-                "create-repository",
-                "--repository-name",
-                "my-application",
-                "--image-scanning-configuration",
-                "scanOnPush=true",
-                "--encryption-configuration",
-                "encryptionType=KMS",
-                "--region",
-                "ap-northeast-2",
-            )
-        )["repository"]
-        assert created["repositoryUri"] == f"{berth_process.host}/my-application"
-        assert created["encryptionConfiguration"]["encryptionType"] == "KMS"
+    password = aws("get-login-password", "--region", "ap-northeast-2")
+    login = podman(
+        "login", "--username", "AWS", "--password-stdin", "--tls-verify=false",
+        berth_process.host, stdin=password,
+    )  # fmt: skip
+    assert "Login Succeeded" in login
 
-        password = run(AWS, "ecr", "get-login-password", "--region", "ap-northeast-2")
-        login = podman(
-            "login", "--username", "AWS", "--password-stdin", "--tls-verify=false",
-            berth_process.host, stdin=password.encode(),
-        )  # fmt: skip
-        assert "Login Succeeded" in login
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Containerfile").write_text("FROM scratch\nCOPY app.txt /app.txt\n")
+    (context / "app.txt").write_text("my application\n")
+    podman("build", "--quiet", "-t", "my-application:latest", str(context))
+    image = f"{berth_process.host}/my-application:latest"
+    podman("tag", "my-application:latest", image)
+    podman("push", "--tls-verify=false", image)
 
-        context = tmp_path / "context"
-        context.mkdir()
-        (context / "Containerfile").write_text("FROM scratch\nCOPY app.txt /app.txt\n")
-        (context / "app.txt").write_text("my application\n")
-        podman("build", "--quiet", "-t", "my-application:latest", str(context))
-        image = f"{berth_process.host}/my-application:latest"
-        podman("tag", "my-application:latest", image)
-        podman("push", "--tls-verify=false", image)
+    described = json.loads(
+        aws("describe-images", "--repository-name", "my-application", "--region", "ap-northeast-2")
+    )["imageDetails"]
+    assert [d["imageTags"] for d in described] == [["latest"]]
 
-        described = json.loads(
-            run(
-                AWS,
-                "ecr",
-                "describe-images",
-                "--repository-name",
-                "my-application",
-                "--region",
-                "ap-northeast-2",
-            )
-        )["imageDetails"]
-        assert [d["imageTags"] for d in described] == [["latest"]]
-
-        # Without create-on-push, a push to a repository nobody created fails as on ECR.
-        other = f"{berth_process.host}/not-created:latest"
-        podman("tag", "my-application:latest", other)
-        refused = subprocess.run(
-            [podman_binary, *podman_flags, "push", "--tls-verify=false", other],
-            capture_output=True, env=env, timeout=180,
-        )  # fmt: skip
-        assert refused.returncode != 0
-        assert b"does not exist in the registry with id" in refused.stderr
-    finally:
-        shutil.rmtree(runroot, ignore_errors=True)
+    # Without create-on-push, a push to a repository nobody created fails as on ECR.
+    other = f"{berth_process.host}/not-created:latest"
+    podman("tag", "my-application:latest", other)
+    refused = podman.run("push", "--tls-verify=false", other)
+    assert refused.returncode != 0
+    assert b"does not exist in the registry with id" in refused.stderr
 
 
 def test_aws_cli_errors(tmp_path: Path, berth_process: BerthProcess) -> None:

@@ -4,60 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BerthProcess, require_tool
+from tests.e2e.conftest import BerthProcess, Podman
 
 pytestmark = pytest.mark.e2e
-
-find_podman = require_tool("podman")
-
-Podman = Callable[..., str]
-
-
-@pytest.fixture
-def podman(tmp_path: Path) -> Iterator[Podman]:
-    """podman with storage, configuration and credentials of its own."""
-    binary = find_podman()
-    # podman refuses a run root longer than 50 characters; pytest's tmp_path is longer.
-    runroot = Path(tempfile.mkdtemp(prefix="berth-pm-", dir="/tmp"))
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path / "home"),
-        "XDG_RUNTIME_DIR": str(runroot / "xdg"),
-        "REGISTRY_AUTH_FILE": str(tmp_path / "auth.json"),
-    }
-    for folder in (tmp_path / "home", runroot / "xdg"):
-        folder.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "auth.json").write_text('{"auths": {}}')
-
-    def run(*args: str, stdin: str | None = None) -> str:
-        command = [
-            binary,
-            *("--root", str(tmp_path / "storage"), "--runroot", str(runroot / "run")),
-            *("--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"),
-            *("--events-backend", "none"),
-            *args,
-        ]
-        result = subprocess.run(
-            command,
-            input=None if stdin is None else stdin.encode(),
-            capture_output=True,
-            env=env,
-            timeout=180,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"{' '.join(command)} failed:\n{result.stderr.decode(errors='replace')}")
-        return result.stdout.decode()
-
-    yield run
-    shutil.rmtree(runroot, ignore_errors=True)
 
 
 def test_build_push_remove_pull(
@@ -83,7 +36,7 @@ def test_build_push_remove_pull(
         berth_process.host,
         stdin=berth_process.password(),
     )
-    auths = json.loads((tmp_path / "auth.json").read_text())["auths"]
+    auths = json.loads(Path(podman.env["REGISTRY_AUTH_FILE"]).read_text())["auths"]
     assert list(auths) == [berth_process.host]
     podman("push", "--tls-verify=false", image)
 

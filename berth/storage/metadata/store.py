@@ -123,6 +123,19 @@ class SqlMetadataStore:
     async def _write(self, work: Work[T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, self._write_now, work)
 
+    async def _names_after(
+        self,
+        column: sa.ColumnElement[str],
+        where: tuple[sa.ColumnElement[bool], ...],
+        after: str | None,
+        limit: int,
+    ) -> list[str]:
+        """One page of a listing in byte order: `limit` names after `after`."""
+        query = sa.select(column).where(*where).order_by(column).limit(limit)
+        if after is not None:
+            query = query.where(column > after)
+        return await self._read(lambda conn: list(conn.execute(query).scalars()))
+
     # repositories
 
     async def get_repository(self, account_id: str, region: str, name: str) -> Repository | None:
@@ -151,15 +164,12 @@ class SqlMetadataStore:
     async def list_repository_names(
         self, account_id: str, region: str, *, after: str | None, limit: int
     ) -> list[str]:
-        query = (
-            sa.select(repositories.c.name)
-            .where(repositories.c.account_id == account_id, repositories.c.region == region)
-            .order_by(repositories.c.name)
-            .limit(limit)
+        return await self._names_after(
+            repositories.c.name,
+            (repositories.c.account_id == account_id, repositories.c.region == region),
+            after,
+            limit,
         )
-        if after is not None:
-            query = query.where(repositories.c.name > after)
-        return await self._read(lambda conn: list(conn.execute(query).scalars()))
 
     async def create_repository(
         self,
@@ -664,15 +674,9 @@ class SqlMetadataStore:
         return await self._read(work)
 
     async def list_tags(self, repository_id: int, *, after: str | None, limit: int) -> list[str]:
-        query = (
-            sa.select(tags.c.name)
-            .where(tags.c.repository_id == repository_id)
-            .order_by(tags.c.name)
-            .limit(limit)
+        return await self._names_after(
+            tags.c.name, (tags.c.repository_id == repository_id,), after, limit
         )
-        if after is not None:
-            query = query.where(tags.c.name > after)
-        return await self._read(lambda conn: list(conn.execute(query).scalars()))
 
     async def list_referrers(
         self, repository_id: int, subject: str, artifact_type: str | None

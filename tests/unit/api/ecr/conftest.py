@@ -3,9 +3,7 @@ installs, and a botocore ECR client pointed at it: requests are built by botocor
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +16,7 @@ from botocore.config import Config
 
 from berth.api.ecr.dispatch import EcrApi, Handler
 from berth.api.ecr.model import TARGET_PREFIX
+from tests.conftest import serving
 
 
 @dataclass
@@ -77,26 +76,9 @@ def _server() -> Iterator[Server]:
 
     app = web.Application()
     app.router.add_route("*", "/", route)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, access_log=None)
-    started = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        started.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert started.wait(10)
-    yield server
-    server.http.close()
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    with serving(app, port):
+        yield server
+        server.http.close()
 
 
 @pytest.fixture
