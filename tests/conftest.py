@@ -21,6 +21,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from aiohttp import web
+from botocore.validate import ParamValidator
 
 from berth.app import create_app
 from berth.config import Settings
@@ -71,8 +72,10 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 def ecr_client(url: str, region: str = REGION, **credentials: str) -> Any:
-    """A real boto3 ECR client pointed at Berth."""
-    return boto3.client(
+    """A real boto3 ECR client pointed at Berth; every response it parses is also checked
+    against the operation's output shape in botocore's model (types, required members,
+    lengths, ranges)."""
+    client = boto3.client(
         "ecr",
         endpoint_url=url,
         region_name=region,
@@ -80,6 +83,21 @@ def ecr_client(url: str, region: str = REGION, **credentials: str) -> Any:
         aws_secret_access_key=credentials.get("secret", ROOT_SECRET),
         config=botocore.config.Config(retries={"max_attempts": 1}),
     )
+    client.meta.events.register("after-call.ecr", _check_output_shape)
+    return client
+
+
+def _check_output_shape(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    if http_response.status_code != 200 or model.output_shape is None:
+        return
+    body = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
+    report = ParamValidator().validate(body, model.output_shape)
+    # List shapes are shared with inputs, whose minimum of one item AWS's own responses do not
+    # keep (BatchDeleteImage answers "imageIds": [] when it deleted nothing).
+    problems = [
+        e for e in report._errors if not (e[0] == "invalid length" and e[2].get("param") == 0)
+    ]
+    assert not problems, f"{model.name} response: {problems}"
 
 
 def registry_password(url: str, region: str = REGION) -> str:
