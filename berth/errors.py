@@ -140,3 +140,7 @@ class EmptyUpload(BerthError):
 
 class NotAuthenticated(BerthError):
     """No valid registry credentials on a request that needs them."""
+
+
+class ReferencedImagesNotFound(ManifestNotFound):
+    """An image index lists manifests the repository does not have."""

@@ -20,6 +20,7 @@ from berth.errors import (
     ManifestBlobUnknown,
     ManifestNotFound,
     ManifestReferenced,
+    ReferencedImagesNotFound,
 )
 from berth.services.pulls import PullRecorder
 from berth.services.repositories import RepositoriesService
@@ -99,7 +100,7 @@ class ImagesService:
         children = [str(c.digest) for c in parsed.children]
         absent = await self._metadata.missing_manifests(repository.id, children)
         if absent:
-            raise ManifestNotFound(
+            raise ReferencedImagesNotFound(
                 f"image index references manifests unknown to repository {name}: "
                 f"{', '.join(absent)}",
                 digests=absent,

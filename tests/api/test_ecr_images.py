@@ -100,6 +100,18 @@ def test_put_image_then_pull_with_oci(registry: RunningRegistry) -> None:
     assert code_of(exc) == "LayersNotFoundException"
 
 
+def test_put_image_of_an_index_with_missing_children(registry: RunningRegistry) -> None:
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": sha256(b"absent"), "size": 6}],
+    }
+    registry.ecr.create_repository(repositoryName=NAME)
+    with pytest.raises(ClientError) as exc:
+        registry.ecr.put_image(repositoryName=NAME, imageManifest=json.dumps(index), imageTag="i")
+    assert code_of(exc) == "ReferencedImagesNotFoundException"
+
+
 def test_batch_get_image(registry: RunningRegistry) -> None:
     digest, manifest = push_image(registry.client, NAME, "v1")
     response = registry.ecr.batch_get_image(

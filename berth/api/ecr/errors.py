@@ -81,6 +81,7 @@ TABLE: dict[type[errors.BerthError], tuple[str | tuple[str, ...], Fields | None]
         None,
     ),
     errors.ManifestNotFound: ("ImageNotFoundException", None),
+    errors.ReferencedImagesNotFound: ("ReferencedImagesNotFoundException", None),
     errors.ManifestBlobUnknown: ("LayersNotFoundException", None),
     # ECR only meets this in BatchDeleteImage, as failure ImageReferencedByManifestList.
     errors.ManifestReferenced: ("InvalidParameterException", None),
