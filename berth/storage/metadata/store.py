@@ -58,6 +58,13 @@ T = TypeVar("T")
 Work = Callable[[sa.Connection], T]
 
 BLOB, MANIFEST = "blob", "manifest"
+_MANIFEST_COLUMNS = (
+    manifests.c.digest,
+    manifests.c.media_type,
+    manifests.c.size,
+    manifests.c.content,
+    manifests.c.pushed_at,
+)
 
 
 def _now() -> datetime:
@@ -139,10 +146,13 @@ class SqlMetadataStore:
     # repositories
 
     async def get_repository(self, account_id: str, region: str, name: str) -> Repository | None:
-        query = sa.select(repositories).where(
-            repositories.c.account_id == account_id,
-            repositories.c.region == region,
-            repositories.c.name == name,
+        # lambda_stmt: every request makes this query; the built statement is cached (~2x).
+        query = sa.lambda_stmt(
+            lambda: sa.select(repositories).where(
+                repositories.c.account_id == account_id,
+                repositories.c.region == region,
+                repositories.c.name == name,
+            )
         )
         row = await self._read(lambda conn: conn.execute(query).first())
         return _repository(row) if row else None
@@ -329,7 +339,9 @@ class SqlMetadataStore:
         await self._write(lambda conn: conn.execute(statement))
 
     async def get_access_key(self, access_key_id: str) -> AccessKey | None:
-        query = sa.select(access_keys).where(access_keys.c.id == access_key_id)
+        query = sa.lambda_stmt(
+            lambda: sa.select(access_keys).where(access_keys.c.id == access_key_id)
+        )
         row = await self._read(lambda conn: conn.execute(query).first())
         if row is None:
             return None
@@ -374,10 +386,12 @@ class SqlMetadataStore:
     # blobs
 
     async def linked_blob_size(self, repository_id: int, digest: str) -> int | None:
-        query = (
-            sa.select(blobs.c.size)
-            .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
-            .where(repository_blobs.c.repository_id == repository_id, blobs.c.digest == digest)
+        query = sa.lambda_stmt(
+            lambda: (
+                sa.select(blobs.c.size)
+                .join(repository_blobs, repository_blobs.c.digest == blobs.c.digest)
+                .where(repository_blobs.c.repository_id == repository_id, blobs.c.digest == digest)
+            )
         )
         return await self._read(lambda conn: conn.execute(query).scalar())
 
@@ -447,22 +461,19 @@ class SqlMetadataStore:
     async def get_manifest(
         self, repository_id: int, *, digest: str | None = None, tag: str | None = None
     ) -> ManifestRecord | None:
-        columns = (
-            manifests.c.digest,
-            manifests.c.media_type,
-            manifests.c.size,
-            manifests.c.content,
-            manifests.c.pushed_at,
-        )
         if tag is not None:
-            query = (
-                sa.select(*columns)
-                .join(tags, tags.c.manifest_id == manifests.c.id)
-                .where(tags.c.repository_id == repository_id, tags.c.name == tag)
+            query = sa.lambda_stmt(
+                lambda: (
+                    sa.select(*_MANIFEST_COLUMNS)
+                    .join(tags, tags.c.manifest_id == manifests.c.id)
+                    .where(tags.c.repository_id == repository_id, tags.c.name == tag)
+                )
             )
         else:
-            query = sa.select(*columns).where(
-                manifests.c.repository_id == repository_id, manifests.c.digest == digest
+            query = sa.lambda_stmt(
+                lambda: sa.select(*_MANIFEST_COLUMNS).where(
+                    manifests.c.repository_id == repository_id, manifests.c.digest == digest
+                )
             )
         row = await self._read(lambda conn: conn.execute(query).first())
         if row is None:
