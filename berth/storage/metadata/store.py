@@ -87,6 +87,7 @@ class SqlMetadataStore:
             _configure_sqlite(self.engine)
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="berth-sqlite-writer")
             self._readers: ThreadPoolExecutor | None = None
+            self._loop_reader: sa.Connection | None = None
         else:
             self.engine = sa.create_engine(
                 full, pool_size=pool_size, max_overflow=0, pool_pre_ping=True
@@ -97,6 +98,8 @@ class SqlMetadataStore:
 
     async def close(self) -> None:
         await asyncio.to_thread(self._writer.shutdown)
+        if self._sqlite and self._loop_reader is not None:
+            self._loop_reader.close()
         self.engine.dispose()
 
     async def ping(self) -> bool:
@@ -110,6 +113,15 @@ class SqlMetadataStore:
     # how work reaches the database
 
     def _read_now(self, work: Work[T]) -> T:
+        if self._readers is None:
+            # SQLite reads all run on the event loop's thread: one connection serves them, and
+            # ending each read's transaction lets the next one see newer commits.
+            if self._loop_reader is None:
+                self._loop_reader = self.engine.connect()
+            try:
+                return work(self._loop_reader)
+            finally:
+                self._loop_reader.rollback()
         with self.engine.connect() as conn:
             return work(conn)
 
