@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -39,7 +38,6 @@ log = logging.getLogger(__name__)
 MAX_BODY = 32 * 1024 * 1024
 NOT_IMPLEMENTED = "ValidationException"
 TARGET = "X-Amz-Target"
-_CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/[0-9]{8}/([a-z0-9-]+)/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +47,14 @@ class Call:
     operation: str
     caller: Any  # whatever `authenticate` returned
     request_id: str
-    region: str | None  # from the SigV4 credential scope
+    region: str  # from the SigV4 credential scope
     source_ip: str | None
     user_agent: str | None
 
 
 Handler = Callable[[Call, dict[str, Any]], Awaitable[dict[str, Any]]]
-Authenticate = Callable[[web.Request, bytes], Awaitable[Any]]
+# Returns the caller and the region its signature is scoped to (the region it addresses).
+Authenticate = Callable[[web.Request, bytes], Awaitable[tuple[Any, str]]]
 
 
 class EcrApi:
@@ -86,7 +85,7 @@ class EcrApi:
         try:
             operation = _operation(request)
             body = await _read_body(request, self._max_body)
-            caller = await self._authenticate(request, body)
+            caller, region = await self._authenticate(request, body)
             handler = self._handlers.get(operation.name)
             if handler is None:
                 raise EcrError(NOT_IMPLEMENTED, f"Berth does not implement {operation.name} yet")
@@ -95,7 +94,7 @@ class EcrApi:
                 operation=operation.name,
                 caller=caller,
                 request_id=request_id,
-                region=_region(request),
+                region=region,
                 source_ip=request.remote,
                 user_agent=request.headers.get("User-Agent"),
             )
@@ -153,13 +152,3 @@ def _parse(body: bytes) -> Any:
         return json.loads(body, parse_constant=_reject_constant)
     except ValueError as exc:  # includes UnicodeDecodeError and JSONDecodeError
         raise EcrError("SerializationException", f"Malformed JSON request body: {exc}") from None
-
-
-def _region(request: web.Request) -> str | None:
-    credential = request.headers.get("Authorization", "") or request.query.get(
-        "X-Amz-Credential", ""
-    )
-    if "Credential=" not in credential:
-        credential = f"Credential={credential}"
-    match = _CREDENTIAL_REGION.search(credential)
-    return match.group(1) if match else None

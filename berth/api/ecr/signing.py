@@ -13,7 +13,7 @@ SERVICE = "ecr"
 
 
 def sigv4_authenticator(auth: AuthService) -> Authenticate:
-    async def authenticate(request: web.Request, body: bytes) -> Caller:
+    async def authenticate(request: web.Request, body: bytes) -> tuple[Caller, str]:
         signed = sigv4.SignedRequest(
             method=request.method,
             # The raw, still-encoded path: AWS signs it encoded once more.
@@ -22,9 +22,8 @@ def sigv4_authenticator(auth: AuthService) -> Authenticate:
             body=body,
         )
         try:
-            caller, _region = await auth.authenticate(signed, service=SERVICE)
+            return await auth.authenticate(signed, service=SERVICE)
         except sigv4.SigV4Error as exc:
             raise EcrError(exc.type_name, exc.message, status=exc.status) from None
-        return caller
 
     return authenticate

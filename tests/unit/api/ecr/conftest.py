@@ -27,11 +27,11 @@ class FakeAuth:
     error: Exception | None = None
     bodies: list[bytes] = field(default_factory=list)
 
-    async def __call__(self, request: web.Request, body: bytes) -> Any:
+    async def __call__(self, request: web.Request, body: bytes) -> tuple[Any, str]:
         self.bodies.append(body)
         if self.error is not None:
             raise self.error
-        return self.caller
+        return self.caller, "us-east-1"
 
 
 @dataclass
