@@ -8,7 +8,6 @@ pseudo-random files with fixed metadata, gzip-compressed with a zero mtime.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import random
@@ -16,17 +15,13 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+from tests.api.helpers import CONFIG, LAYER, OCI_INDEX, OCI_MANIFEST, sha256
+
+OCI_CONFIG = CONFIG
+OCI_LAYER_GZIP = LAYER
 REF_NAME = "org.opencontainers.image.ref.name"
 
 _VARIANTS = {"arm64": "v8", "arm": "v7"}
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def blob_path(layout: Path, digest: str) -> Path:

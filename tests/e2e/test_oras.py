@@ -3,7 +3,6 @@ referrers API (subject, `OCI-Subject`, `artifactType` filtering)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from collections.abc import Iterator
@@ -14,23 +13,17 @@ import oras.client
 import oras.oci
 import pytest
 
+from tests.api.helpers import OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, sha256
 from tests.e2e.conftest import BerthProcess
 
 pytestmark = pytest.mark.e2e
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 TITLE = "org.opencontainers.image.title"
 
 APP_CONFIG = "application/vnd.berth.e2e.app.config.v1+json"
 APP_DATA = "application/vnd.berth.e2e.data.v1+json"
 SBOM_CONFIG = "application/vnd.berth.e2e.sbom.v1+json"
 SIGNATURE = "application/vnd.berth.e2e.signature.v1"
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 @pytest.fixture
