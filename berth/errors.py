@@ -122,10 +122,6 @@ class ImageTagAlreadyExists(BerthError):
     """The tag exists and the repository's mutability setting forbids moving it."""
 
 
-class LayersNotFound(BerthError):
-    pass
-
-
 class LayerAlreadyExists(BerthError):
     pass
 

@@ -54,7 +54,7 @@ def _last_valid_byte(exc: errors.BerthError) -> Mapping[str, Any]:
 # Each entry names candidate ECR exceptions: the first one the operation's model lists wins,
 # else the last, so one domain error can be e.g. ImageDigestDoesNotMatchException in PutImage
 # and InvalidLayerException in CompleteLayerUpload. Subclasses inherit their base's entry.
-# Per-image problems of BatchGetImage/BatchDeleteImage are not errors in ECR: see FAILURE_CODES.
+# Per-image problems of BatchGetImage/BatchDeleteImage are `failures[]`, not errors.
 TABLE: dict[type[errors.BerthError], tuple[str | tuple[str, ...], Fields | None]] = {
     errors.InvalidName: ("InvalidParameterException", None),
     errors.InvalidTag: ("InvalidParameterException", None),
@@ -91,21 +91,10 @@ TABLE: dict[type[errors.BerthError], tuple[str | tuple[str, ...], Fields | None]
     errors.TooManyTags: ("TooManyTagsException", None),
     errors.ImageAlreadyExists: ("ImageAlreadyExistsException", None),
     errors.ImageTagAlreadyExists: ("ImageTagAlreadyExistsException", None),
-    errors.LayersNotFound: ("LayersNotFoundException", None),
     errors.LayerAlreadyExists: ("LayerAlreadyExistsException", None),
     errors.LayerPartTooSmall: ("LayerPartTooSmallException", None),
     errors.EmptyUpload: ("EmptyUploadException", None),
     errors.NotAuthenticated: ("UnrecognizedClientException", None),
-}
-
-# AWS-wide errors the ECR model does not list, with their HTTP status; every modelled ECR
-# exception is a 400.
-# failureCode of an image that BatchGetImage/BatchDeleteImage could not serve.
-FAILURE_CODES: dict[type[errors.BerthError], str] = {
-    errors.InvalidDigest: "InvalidImageDigest",
-    errors.InvalidTag: "InvalidImageTag",
-    errors.ManifestNotFound: "ImageNotFound",
-    errors.ManifestReferenced: "ImageReferencedByManifestList",
 }
 
 
@@ -132,8 +121,3 @@ def from_domain(exc: errors.BerthError, operation: str | None) -> EcrError:
     found = {**exc.detail, **(extra(exc) if extra else {})}
     fields = {key: value for key, value in found.items() if key in allowed}
     return EcrError(type_name, exc.message, **fields)
-
-
-def failure_code(exc: errors.BerthError) -> str | None:
-    """failureCode for a per-image failure in a batch operation, None if it has none."""
-    return _lookup(FAILURE_CODES, exc)

@@ -10,7 +10,7 @@ import pytest
 
 from berth import errors
 from berth.api.ecr import errors as ecr_errors
-from berth.api.ecr.errors import TABLE, EcrError, error_response, failure_code, from_domain
+from berth.api.ecr.errors import TABLE, EcrError, error_response, from_domain
 from berth.api.ecr.model import service_model
 
 ECR_EXCEPTIONS = {shape.name for shape in service_model().error_shapes}
@@ -89,14 +89,6 @@ def test_an_unmapped_domain_error_is_a_logged_500(caplog: pytest.LogCaptureFixtu
         error = from_domain(Novel("new"), "ListImages")
     assert (error.type_name, error.status) == ("ServerException", 500)
     assert "Novel" in caplog.text
-
-
-def test_failure_codes_for_batch_operations() -> None:
-    assert failure_code(errors.ManifestNotFound("x")) == "ImageNotFound"
-    assert failure_code(errors.ManifestReferenced("x")) == "ImageReferencedByManifestList"
-    assert failure_code(errors.UnsupportedDigest("x")) == "InvalidImageDigest"
-    assert failure_code(errors.InvalidTag("x")) == "InvalidImageTag"
-    assert failure_code(errors.RepositoryNotFound("x")) is None
 
 
 def test_the_error_body() -> None:
