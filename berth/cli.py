@@ -72,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         tls = _tls_context(settings)
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        app = create_app(settings)
     except (ValueError, OSError, ssl.SSLError) as exc:
         print(f"berth: cannot start: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(serve(settings, tls))
+    asyncio.run(serve(app, settings, tls))
     return 0
 
 
@@ -95,8 +95,7 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return tls
 
 
-async def serve(settings: Settings, tls: ssl.SSLContext | None) -> None:
-    app = create_app(settings)
+async def serve(app: web.Application, settings: Settings, tls: ssl.SSLContext | None) -> None:
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls, backlog=1024)

@@ -15,6 +15,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from berth.storage.crypto import decode_key
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BERTH_", extra="forbid")
@@ -43,6 +45,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Seconds a SIGTERM waits for in-flight requests.
     shutdown_timeout: float = Field(30.0, ge=0)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _master_key(cls, value: str) -> str:
+        if value:
+            decode_key(value.encode(), "secret_key")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -23,13 +23,10 @@ _NONCE_BYTES = 12
 def load_master_key(configured: str, data_dir: Path) -> bytes:
     """The configured key, else the data folder's key file, created on first use."""
     if configured:
-        key = base64.b64decode(configured, validate=True)
-        if len(key) < MASTER_KEY_BYTES:
-            raise ValueError(f"secret_key must be at least {MASTER_KEY_BYTES} bytes (base64)")
-        return key
+        return decode_key(configured.encode(), "secret_key")
     path = data_dir / "secret.key"
     try:
-        return base64.b64decode(path.read_bytes(), validate=True)
+        return decode_key(path.read_bytes(), str(path))
     except FileNotFoundError:
         pass
     key = secrets.token_bytes(MASTER_KEY_BYTES)
@@ -37,11 +34,22 @@ def load_master_key(configured: str, data_dir: Path) -> bytes:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return base64.b64decode(path.read_bytes(), validate=True)
+        return decode_key(path.read_bytes(), str(path))
     with os.fdopen(fd, "wb") as file:
         file.write(base64.b64encode(key))
         file.flush()
         os.fsync(file.fileno())
+    return key
+
+
+def decode_key(encoded: bytes, source: str) -> bytes:
+    """A base64 master key of at least MASTER_KEY_BYTES, or ValueError naming `source`."""
+    try:
+        key = base64.b64decode(encoded.strip(), validate=True)
+    except ValueError:
+        raise ValueError(f"{source} is not valid base64") from None
+    if len(key) < MASTER_KEY_BYTES:
+        raise ValueError(f"{source} must hold at least {MASTER_KEY_BYTES} bytes")
     return key
 
 

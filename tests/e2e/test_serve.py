@@ -322,6 +322,10 @@ INVALID = [
     pytest.param({"env": {"BERTH_ACCOUNT_ID": "123"}}, "account_id", id="env-account-id"),
     pytest.param({"args": ["--tls-cert", "c.pem"]}, "--tls-key", id="cert-without-key"),
     pytest.param({"toml": "port = \n"}, "berth.toml", id="toml-syntax-error"),
+    pytest.param({"env": {"BERTH_SECRET_KEY": "short"}}, "secret_key", id="secret-not-base64"),
+    pytest.param(
+        {"env": {"BERTH_SECRET_KEY": "c2hvcnQ="}}, "at least 32 bytes", id="secret-too-short"
+    ),
     pytest.param(
         {"args": ["--tls-cert", "missing.pem", "--tls-key", "missing.pem"]},
         "missing.pem",
