@@ -89,9 +89,9 @@ def create_app(settings: Settings) -> web.Application:
         await metadata.close()
 
     async def aws(request: web.Request) -> web.StreamResponse:
-        if ecr.accepts(request):
-            return await ecr.handle(request)
-        raise web.HTTPNotFound()
+        # Only ECR lives on `POST /` so far; it answers any other target with AWS's
+        # UnknownOperationException. STS, CloudTrail and Logs will dispatch here too.
+        return await ecr.handle(request)
 
     in_flight = InFlight()
     app = web.Application(client_max_size=MAX_JSON_BODY, middlewares=[in_flight.middleware])

@@ -95,3 +95,14 @@ def test_region_of_the_signature_is_the_region_served(registry: RunningRegistry)
     ecr_client(registry.url, "eu-west-1").create_repository(repositoryName="eu-only")
     with pytest.raises(ClientError):
         registry.ecr.describe_repositories(repositoryNames=["eu-only"])
+
+
+def test_unknown_targets_get_aws_errors(registry: RunningRegistry) -> None:
+    for target in ("AmazonEC2ContainerRegistry_V20150921.NoSuchThing", "Other.Thing", None):
+        headers = {"Content-Type": "application/x-amz-json-1.1"}
+        if target:
+            headers["X-Amz-Target"] = target
+        response = httpx.post(f"{registry.url}/", content=b"{}", headers=headers)
+        assert response.status_code == 400
+        assert response.json()["__type"] == "UnknownOperationException"
+        assert response.headers["x-amzn-RequestId"]
