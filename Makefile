@@ -17,8 +17,8 @@ serve: $(BIN)/berth
 	$(BIN)/berth serve $(ARGS)
 
 lint: $(BIN)/berth
-	$(BIN)/ruff check berth tests
-	$(BIN)/ruff format --check berth tests
+	$(BIN)/ruff check berth tests benchmarks
+	$(BIN)/ruff format --check berth tests benchmarks
 	$(BIN)/mypy
 
 test: lint
