@@ -139,9 +139,6 @@ class RepositoriesService:
         repository = await self._by_arn(scope, arn)
         return await self._metadata.get_repository_tags(repository.id)
 
-    async def resource_tags(self, repository: Repository) -> dict[str, str]:
-        return await self._metadata.get_repository_tags(repository.id)
-
     async def _by_arn(self, scope: Scope, arn: str) -> Repository:
         match = _ARN.fullmatch(arn)
         if match is None or (match[1], match[2]) != (scope.region, scope.account_id):

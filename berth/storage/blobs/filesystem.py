@@ -70,12 +70,6 @@ class FilesystemBlobStore:
                 remaining -= len(chunk)
                 yield chunk
 
-    def upload_size(self, upload_id: str) -> int | None:
-        try:
-            return self._upload_path(upload_id).stat().st_size
-        except FileNotFoundError:
-            return None
-
     def commit_upload(self, upload_id: str, digest: str) -> None:
         source = self._upload_path(upload_id)
         target = self.blob_path(digest)
@@ -93,12 +87,6 @@ class FilesystemBlobStore:
 
     def delete_upload(self, upload_id: str) -> None:
         self._upload_path(upload_id).unlink(missing_ok=True)
-
-    def blob_size(self, digest: str) -> int | None:
-        try:
-            return self.blob_path(digest).stat().st_size
-        except FileNotFoundError:
-            return None
 
 
 def _fsync_dir(path: Path) -> None:

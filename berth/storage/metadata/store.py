@@ -288,9 +288,6 @@ class SqlMetadataStore:
 
         await self._write(work)
 
-    async def count_images(self, repository_id: int) -> int:
-        return await self._read(lambda conn: _count_images(conn, repository_id))
-
     async def get_repository_tags(self, repository_id: int) -> dict[str, str]:
         query = (
             sa.select(repository_tags.c.key, repository_tags.c.value)
