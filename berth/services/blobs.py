@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berth.domain.digests import parse_digest
+from berth.domain.names import validate_name
 from berth.domain.scope import Scope
 from berth.errors import BlobNotFound
 from berth.services.repositories import RepositoriesService
@@ -30,8 +31,11 @@ class BlobsService:
     async def get_layer(self, scope: Scope, name: str, digest: str) -> Layer:
         """A blob readable from this repository; knowing a digest alone grants nothing."""
         parsed = str(parse_digest(digest))
-        repository = await self._repositories.get(scope, name)
-        size = await self._metadata.linked_blob_size(repository.id, parsed)
+        validate_name(name)
+        found = await self._metadata.find_blob(scope.account_id, scope.region, name, parsed)
+        if found is None:
+            await self._repositories.get(scope, name)  # raises the right RepositoryNotFound
+        size = found[1] if found else None
         if size is None:
             raise BlobNotFound(f"blob {parsed} is unknown to repository {name}", digest=parsed)
         return Layer(parsed, size, self._blobs.blob_path(parsed))

@@ -147,15 +147,22 @@ class ImagesService:
         self, scope: Scope, name: str, reference: str, *, pull: bool = False
     ) -> ManifestRecord:
         """A manifest by tag or digest; `pull` counts it for lastRecordedPullTime."""
-        repository = await self._repositories.get(scope, name)
+        validate_name(name)
         ref = _existing(reference, name)
-        record = await self._metadata.get_manifest(
-            repository.id, digest=str(ref.digest) if ref.digest else None, tag=ref.tag
+        found = await self._metadata.find_manifest(
+            scope.account_id,
+            scope.region,
+            name,
+            digest=str(ref.digest) if ref.digest else None,
+            tag=ref.tag,
         )
+        if found is None:
+            await self._repositories.get(scope, name)  # raises the right RepositoryNotFound
+        repository_id, record = found or (0, None)
         if record is None:
             raise ManifestNotFound(f"manifest {reference} is unknown to repository {name}")
         if pull:
-            self._pulls.record(repository.id, record.digest)
+            self._pulls.record(repository_id, record.digest)
         return record
 
     async def delete_image(self, scope: Scope, name: str, reference: str) -> None:

@@ -167,6 +167,26 @@ class MetadataStore(Protocol):
     async def get_manifest(
         self, repository_id: int, *, digest: str | None = None, tag: str | None = None
     ) -> ManifestRecord | None: ...
+    async def find_manifest(
+        self,
+        account_id: str,
+        region: str,
+        name: str,
+        *,
+        digest: str | None = None,
+        tag: str | None = None,
+    ) -> tuple[int, ManifestRecord | None] | None:
+        """The pull path in one query: None without such a repository, else its id and the
+        manifest (None when the repository has no such manifest)."""
+        ...
+
+    async def find_blob(
+        self, account_id: str, region: str, name: str, digest: str
+    ) -> tuple[int, int | None] | None:
+        """Like `find_manifest`: None without the repository, else its id and the blob's size
+        when the blob is linked to it."""
+        ...
+
     async def missing_manifests(self, repository_id: int, digests: Sequence[str]) -> list[str]: ...
     async def put_manifest(
         self,

@@ -491,6 +491,69 @@ class SqlMetadataStore:
             row.digest, row.media_type, row.size, row.content, _aware(row.pushed_at)
         )
 
+    async def find_manifest(
+        self,
+        account_id: str,
+        region: str,
+        name: str,
+        *,
+        digest: str | None = None,
+        tag: str | None = None,
+    ) -> tuple[int, ManifestRecord | None] | None:
+        repo = repositories.c
+        if tag is not None:
+            query = sa.lambda_stmt(
+                lambda: (
+                    sa.select(repo.id, *_MANIFEST_COLUMNS)
+                    .select_from(repositories)
+                    .outerjoin(tags, sa.and_(tags.c.repository_id == repo.id, tags.c.name == tag))
+                    .outerjoin(manifests, manifests.c.id == tags.c.manifest_id)
+                    .where(repo.account_id == account_id, repo.region == region, repo.name == name)
+                )
+            )
+        else:
+            query = sa.lambda_stmt(
+                lambda: (
+                    sa.select(repo.id, *_MANIFEST_COLUMNS)
+                    .select_from(repositories)
+                    .outerjoin(
+                        manifests,
+                        sa.and_(manifests.c.repository_id == repo.id, manifests.c.digest == digest),
+                    )
+                    .where(repo.account_id == account_id, repo.region == region, repo.name == name)
+                )
+            )
+        row = await self._read(lambda conn: conn.execute(query).first())
+        if row is None:
+            return None
+        if row.digest is None:
+            return row.id, None
+        return row.id, ManifestRecord(
+            row.digest, row.media_type, row.size, row.content, _aware(row.pushed_at)
+        )
+
+    async def find_blob(
+        self, account_id: str, region: str, name: str, digest: str
+    ) -> tuple[int, int | None] | None:
+        repo = repositories.c
+        query = sa.lambda_stmt(
+            lambda: (
+                sa.select(repo.id, blobs.c.size)
+                .select_from(repositories)
+                .outerjoin(
+                    repository_blobs,
+                    sa.and_(
+                        repository_blobs.c.repository_id == repo.id,
+                        repository_blobs.c.digest == digest,
+                    ),
+                )
+                .outerjoin(blobs, blobs.c.digest == repository_blobs.c.digest)
+                .where(repo.account_id == account_id, repo.region == region, repo.name == name)
+            )
+        )
+        row = await self._read(lambda conn: conn.execute(query).first())
+        return None if row is None else (row.id, row.size)
+
     async def missing_manifests(self, repository_id: int, digests: Sequence[str]) -> list[str]:
         if not digests:
             return []
