@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
-from berth.storage.metadata.migrate import upgrade
+from berth.storage.metadata.migrate import alembic_config, upgrade
 from berth.storage.metadata.schema import metadata
 from berth.storage.metadata.urls import sync_url
 
@@ -24,3 +25,14 @@ def test_migrations_match_the_schema(database_url: str) -> None:
 def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
     upgrade(database_url)
     upgrade(database_url)
+    engine = sa.create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn)
+            assert (
+                context.get_current_revision()
+                == ScriptDirectory.from_config(alembic_config(conn)).get_current_head()
+            )
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
