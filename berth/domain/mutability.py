@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import fnmatch
-import re
-
+from berth.domain import wildcards
 from berth.domain.settings import RepositorySettings
 
 MUTABLE = "MUTABLE"
@@ -15,11 +13,7 @@ MODES = (MUTABLE, IMMUTABLE, MUTABLE_WITH_EXCLUSION, IMMUTABLE_WITH_EXCLUSION)
 
 
 def _matches(tag: str, filters: tuple[str, ...]) -> bool:
-    # ECR's wildcard is `*` only; fnmatch's `?` and `[` must stay literal.
-    return any(
-        re.fullmatch(fnmatch.translate(f.replace("[", "[[]").replace("?", "[?]")), tag)
-        for f in filters
-    )
+    return any(wildcards.matches(f, tag) for f in filters)
 
 
 def is_immutable(settings: RepositorySettings, tag: str) -> bool:
