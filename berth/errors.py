@@ -140,3 +140,7 @@ class NotAuthenticated(BerthError):
 
 class ReferencedImagesNotFound(ManifestNotFound):
     """An image index lists manifests the repository does not have."""
+
+
+class LifecyclePolicyNotFound(BerthError):
+    pass

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from berth.services.blobs import BlobsService
 from berth.services.images import ImagesService
+from berth.services.lifecycle import LifecycleService
 from berth.services.pulls import PullRecorder
 from berth.services.repositories import RepositoriesService
 from berth.services.uploads import UploadsService
@@ -19,6 +20,7 @@ class Registry:
     blobs: BlobsService
     uploads: UploadsService
     pulls: PullRecorder
+    lifecycle: LifecycleService
 
     @classmethod
     def build(
@@ -32,4 +34,5 @@ class Registry:
             blobs=BlobsService(metadata, blobs, repositories),
             uploads=UploadsService(metadata, blobs, repositories),
             pulls=pulls,
+            lifecycle=LifecycleService(metadata, repositories),
         )

@@ -36,6 +36,12 @@ class AccessKey:
 
 
 @dataclass(frozen=True, slots=True)
+class LifecyclePolicyRecord:
+    text: str
+    last_evaluated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ImageRecord:
     """One manifest as DescribeImages reports it."""
 
@@ -137,6 +143,13 @@ class MetadataStore(Protocol):
     async def get_repository_tags(self, repository_id: int) -> dict[str, str]: ...
     async def tag_repository(self, repository_id: int, tags: dict[str, str]) -> None: ...
     async def untag_repository(self, repository_id: int, keys: Sequence[str]) -> None: ...
+
+    # lifecycle policies
+    async def put_lifecycle_policy(self, repository_id: int, text: str) -> None: ...
+    async def get_lifecycle_policy(self, repository_id: int) -> LifecyclePolicyRecord | None: ...
+    async def delete_lifecycle_policy(self, repository_id: int) -> LifecyclePolicyRecord | None:
+        """Remove and return the policy; None when there was none."""
+        ...
 
     # accounts, keys and settings
     async def ensure_account(self, account_id: str) -> None: ...

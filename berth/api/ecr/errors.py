@@ -94,6 +94,7 @@ TABLE: dict[type[errors.BerthError], tuple[str | tuple[str, ...], Fields | None]
     errors.LayerAlreadyExists: ("LayerAlreadyExistsException", None),
     errors.LayerPartTooSmall: ("LayerPartTooSmallException", None),
     errors.EmptyUpload: ("EmptyUploadException", None),
+    errors.LifecyclePolicyNotFound: ("LifecyclePolicyNotFoundException", None),
     errors.NotAuthenticated: ("UnrecognizedClientException", None),
 }
 

@@ -20,7 +20,7 @@ from berth.services.auth import AuthService, Caller
 from berth.services.images import EcrImages, ImageFailure, ImageId, ImagesService
 from berth.services.registry import Registry
 from berth.services.repositories import repository_arn
-from berth.storage.ports import ImageRecord, MetadataStore, Repository
+from berth.storage.ports import ImageRecord, LifecyclePolicyRecord, MetadataStore, Repository
 
 Handler = Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -66,6 +66,9 @@ class Operations:
             "UploadLayerPart": self.upload_layer_part,
             "CompleteLayerUpload": self.complete_layer_upload,
             "GetDownloadUrlForLayer": self.get_download_url_for_layer,
+            "PutLifecyclePolicy": self.put_lifecycle_policy,
+            "GetLifecyclePolicy": self.get_lifecycle_policy,
+            "DeleteLifecyclePolicy": self.delete_lifecycle_policy,
             "GetAuthorizationToken": self.get_authorization_token,
             "DescribeRegistry": self.describe_registry,
             "GetAccountSetting": self.get_account_setting,
@@ -323,6 +326,29 @@ class Operations:
             "layerDigest": layer.digest,
         }
 
+    # lifecycle policies
+
+    async def put_lifecycle_policy(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = _scope(call, p)
+        await self.registry.lifecycle.put_lifecycle_policy(
+            scope, p["repositoryName"], p["lifecyclePolicyText"]
+        )
+        return {
+            "registryId": scope.account_id,
+            "repositoryName": p["repositoryName"],
+            "lifecyclePolicyText": p["lifecyclePolicyText"],
+        }
+
+    async def get_lifecycle_policy(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = _scope(call, p)
+        policy = await self.registry.lifecycle.get_lifecycle_policy(scope, p["repositoryName"])
+        return _policy_shape(scope, p["repositoryName"], policy)
+
+    async def delete_lifecycle_policy(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = _scope(call, p)
+        policy = await self.registry.lifecycle.delete_lifecycle_policy(scope, p["repositoryName"])
+        return _policy_shape(scope, p["repositoryName"], policy)
+
     # registry
 
     async def get_authorization_token(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
@@ -445,6 +471,15 @@ def _image_detail(scope: Scope, name: str, image: ImageRecord) -> dict[str, Any]
     if image.subject:
         detail["subjectManifestDigest"] = image.subject
     return detail
+
+
+def _policy_shape(scope: Scope, name: str, policy: LifecyclePolicyRecord) -> dict[str, Any]:
+    return {
+        "registryId": scope.account_id,
+        "repositoryName": name,
+        "lifecyclePolicyText": policy.text,
+        "lastEvaluatedAt": policy.last_evaluated_at,
+    }
 
 
 def _account_setting(name: str) -> tuple[str, tuple[str, ...]]:

@@ -186,3 +186,18 @@ uploads = sa.Table(
     sa.Column("last_part_size", sa.BigInteger),
     sa.Column("has_small_part", sa.Boolean, nullable=False, server_default=sa.false()),
 )
+
+# One lifecycle policy per repository, as ECR stores it: the text exactly as put.
+lifecycle_policies = sa.Table(
+    "lifecycle_policies",
+    metadata,
+    sa.Column(
+        "repository_id",
+        sa.Integer,
+        sa.ForeignKey("repositories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("updated_at", timestamp(), nullable=False),
+    sa.Column("last_evaluated_at", timestamp()),
+)

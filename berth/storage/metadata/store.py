@@ -33,6 +33,7 @@ from berth.storage.metadata.schema import (
     account_settings,
     accounts,
     blobs,
+    lifecycle_policies,
     manifest_references,
     manifests,
     repositories,
@@ -45,6 +46,7 @@ from berth.storage.metadata.urls import sync_url
 from berth.storage.ports import (
     AccessKey,
     ImageRecord,
+    LifecyclePolicyRecord,
     ManifestRecord,
     NewManifest,
     ReferrerRecord,
@@ -282,7 +284,7 @@ class SqlMetadataStore:
                 )
             )
             conn.execute(sa.delete(manifests).where(manifests.c.repository_id == repository_id))
-            for table in (repository_blobs, repository_tags, uploads):
+            for table in (repository_blobs, repository_tags, uploads, lifecycle_policies):
                 conn.execute(sa.delete(table).where(table.c.repository_id == repository_id))
             conn.execute(sa.delete(repositories).where(repositories.c.id == repository_id))
 
@@ -318,6 +320,38 @@ class SqlMetadataStore:
             repository_tags.c.key.in_(list(keys)),
         )
         await self._write(lambda conn: conn.execute(statement))
+
+    # lifecycle policies
+
+    async def put_lifecycle_policy(self, repository_id: int, text: str) -> None:
+        now = _now()
+        statement = (
+            self._insert(lifecycle_policies)
+            .values(repository_id=repository_id, text=text, updated_at=now)
+            .on_conflict_do_update(
+                index_elements=[lifecycle_policies.c.repository_id],
+                set_={"text": text, "updated_at": now},
+            )
+        )
+        await self._write(lambda conn: conn.execute(statement))
+
+    async def get_lifecycle_policy(self, repository_id: int) -> LifecyclePolicyRecord | None:
+        query = sa.select(lifecycle_policies.c.text, lifecycle_policies.c.last_evaluated_at).where(
+            lifecycle_policies.c.repository_id == repository_id
+        )
+        row = await self._read(lambda conn: conn.execute(query).first())
+        return _lifecycle_policy(row) if row else None
+
+    async def delete_lifecycle_policy(self, repository_id: int) -> LifecyclePolicyRecord | None:
+        def work(conn: sa.Connection) -> LifecyclePolicyRecord | None:
+            row = conn.execute(
+                sa.delete(lifecycle_policies)
+                .where(lifecycle_policies.c.repository_id == repository_id)
+                .returning(lifecycle_policies.c.text, lifecycle_policies.c.last_evaluated_at)
+            ).first()
+            return _lifecycle_policy(row) if row else None
+
+        return await self._write(work)
 
     # accounts, keys and settings
 
@@ -878,6 +912,11 @@ def _referenced_by(conn: sa.Connection, repository_id: int, kind: str, digest: s
         )
         .limit(1)
     ).scalar()
+
+
+def _lifecycle_policy(row: sa.Row[Any]) -> LifecyclePolicyRecord:
+    evaluated = row.last_evaluated_at
+    return LifecyclePolicyRecord(row.text, _aware(evaluated) if evaluated else None)
 
 
 def _repository(row: sa.Row[Any]) -> Repository:
