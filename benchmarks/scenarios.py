@@ -153,13 +153,17 @@ def manifest_get(ctx: Context, side: Side) -> Metrics:
     for c in ctx.config.connections:
         r = loadgen.wrk_get(url, c, ctx.config.seconds, {"Accept": OCI_MANIFEST, **side.headers()})
         _check_errors(side, f"manifest-get c={c}", r)
-        out |= {
-            f"c={c} req/s": r["rps"],
-            f"c={c} p50 ms": r["p50_ms"],
-            f"c={c} p99 ms": r["p99_ms"],
-        }
-        out[f"_c={c} errors"] = r["errors"]
+        out |= _load_metrics(c, r)
     return out
+
+
+def _load_metrics(c: int, r: dict[str, float]) -> Metrics:
+    return {
+        f"c={c} req/s": r["rps"],
+        f"c={c} p50 ms": r["p50_ms"],
+        f"c={c} p99 ms": r["p99_ms"],
+        f"_c={c} errors": r["errors"],
+    }
 
 
 def blob_head(ctx: Context, side: Side) -> Metrics:
@@ -171,12 +175,7 @@ def blob_head(ctx: Context, side: Side) -> Metrics:
             ctx.headload, HOST, side.main.port, path, c, ctx.config.seconds, side.headers()
         )
         _check_errors(side, f"blob-head c={c}", r)
-        out |= {
-            f"c={c} req/s": r["rps"],
-            f"c={c} p50 ms": r["p50_ms"],
-            f"c={c} p99 ms": r["p99_ms"],
-        }
-        out[f"_c={c} errors"] = r["errors"]
+        out |= _load_metrics(c, r)
     return out
 
 

@@ -20,19 +20,25 @@ pytestmark = pytest.mark.e2e
 AWS = str(Path(sys.executable).with_name("aws"))
 
 
+def aws_env(home: Path, berth: BerthProcess) -> dict[str, str]:
+    """The aws CLI with the root key and nothing from the machine's AWS configuration; the only
+    change to the guide is where the endpoint is."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "AWS_ENDPOINT_URL": berth.url,
+        "AWS_ACCESS_KEY_ID": ROOT_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": ROOT_SECRET,
+        "AWS_CONFIG_FILE": str(home / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+
+
 def test_guide_workflow(tmp_path: Path, podman: Podman, berth_process: BerthProcess) -> None:
     # As the guide's user would have it: nothing is created by pushing.
     berth_process.start(env={"BERTH_CREATE_ON_PUSH": "0"})
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        # The only change to the guide: where the endpoint is.
-        "AWS_ENDPOINT_URL": berth_process.url,
-        "AWS_ACCESS_KEY_ID": ROOT_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": ROOT_SECRET,
-        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
-    }
+    env = aws_env(tmp_path, berth_process)
 
     def aws(*args: str) -> Any:
         result = subprocess.run([AWS, "ecr", *args], capture_output=True, env=env, timeout=60)
@@ -82,17 +88,7 @@ def test_guide_workflow(tmp_path: Path, podman: Podman, berth_process: BerthProc
 
 def test_aws_cli_errors(tmp_path: Path, berth_process: BerthProcess) -> None:
     berth_process.start()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "AWS_ENDPOINT_URL": berth_process.url,
-        "AWS_ACCESS_KEY_ID": ROOT_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": ROOT_SECRET,
-        "AWS_DEFAULT_REGION": "ap-northeast-2",
-        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
-        "AWS_MAX_ATTEMPTS": "1",
-    }
+    env = {**aws_env(tmp_path, berth_process), "AWS_DEFAULT_REGION": "ap-northeast-2"}
 
     def aws(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
