@@ -17,10 +17,8 @@ from berth.errors import (
     ImageTagAlreadyExists,
     InvalidDigest,
     InvalidTag,
-    ManifestBlobUnknown,
     ManifestNotFound,
     ManifestReferenced,
-    ReferencedImagesNotFound,
 )
 from berth.services.pulls import PullRecorder
 from berth.services.repositories import RepositoriesService
@@ -91,20 +89,7 @@ class ImagesService:
             )
         repository = await self._repositories.get_for_push(scope, name)
         blobs = [str(d) for d in parsed.required_blobs()]
-        missing = await self._metadata.missing_blobs(repository.id, blobs)
-        if missing:
-            raise ManifestBlobUnknown(
-                f"manifest references blobs unknown to repository {name}: {', '.join(missing)}",
-                digests=missing,
-            )
         children = [str(c.digest) for c in parsed.children]
-        absent = await self._metadata.missing_manifests(repository.id, children)
-        if absent:
-            raise ReferencedImagesNotFound(
-                f"image index references manifests unknown to repository {name}: "
-                f"{', '.join(absent)}",
-                digests=absent,
-            )
         subject = str(parsed.subject) if parsed.subject else None
         settings = repository.settings
         new_manifest = NewManifest(

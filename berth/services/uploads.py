@@ -13,7 +13,7 @@ import asyncio
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -87,11 +87,13 @@ class UploadsService:
             size = await self._write(temp_id, 0, body, hasher)
             _check_length(size, length)
             _check_digest(expected, hasher.hexdigest())
-            await asyncio.to_thread(self._blobs.commit_upload, temp_id, str(expected))
+            await asyncio.to_thread(self._blobs.seal_upload, temp_id)
+            await self._metadata.store_blob(
+                repository.id, str(expected), size, self._placer(temp_id, str(expected))
+            )
         except BaseException:
             self._blobs.delete_upload(temp_id)
             raise
-        await self._metadata.link_blob(repository.id, str(expected), size)
         return str(expected)
 
     async def upload_layer_part(
@@ -148,9 +150,13 @@ class UploadsService:
             if actual != expected.encoded:
                 await self._discard(upload_id)
             _check_digest(expected, actual)
-            await asyncio.to_thread(self._blobs.commit_upload, upload_id, str(expected))
+            await asyncio.to_thread(self._blobs.seal_upload, upload_id)
             await self._metadata.complete_upload(
-                upload_id, upload.repository_id, str(expected), size
+                upload_id,
+                upload.repository_id,
+                str(expected),
+                size,
+                self._placer(upload_id, str(expected)),
             )
         return str(expected)
 
@@ -204,10 +210,15 @@ class UploadsService:
         if size is None:
             return None
         repository = await self._repositories.get_for_push(scope, name)
-        await self._metadata.link_blob(repository.id, parsed, size)
+        # The source's link may have been collected since the lookup: then upload instead.
+        if await self._metadata.link_existing_blob(repository.id, parsed) is None:
+            return None
         return Mounted(parsed)
 
     # internals
+
+    def _placer(self, upload_id: str, digest: str) -> Callable[[], None]:
+        return lambda: self._blobs.place_upload(upload_id, digest)
 
     async def _upload(self, scope: Scope, name: str, upload_id: str) -> Upload:
         repository = await self._repositories.get(scope, name)

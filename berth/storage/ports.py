@@ -163,7 +163,17 @@ class MetadataStore(Protocol):
 
     # blobs and their links to repositories
     async def linked_blob_size(self, repository_id: int, digest: str) -> int | None: ...
-    async def link_blob(self, repository_id: int, digest: str, size: int) -> None: ...
+    async def store_blob(
+        self, repository_id: int, digest: str, size: int, place: Callable[[], None]
+    ) -> None:
+        """Record the blob and link it to the repository; `place` puts its bytes where they
+        belong, inside the transaction and under the blob's row lock."""
+        ...
+
+    async def link_existing_blob(self, repository_id: int, digest: str) -> int | None:
+        """Link a blob that is stored already (a mount); its size, or None when it is gone."""
+        ...
+
     async def unlink_blob(self, repository_id: int, digest: str) -> bool:
         """Remove the link; raises `BlobReferenced` while a manifest of the repository uses it."""
         ...
@@ -173,8 +183,6 @@ class MetadataStore(Protocol):
     ) -> int | None:
         """Size of a blob linked to `in_repository` (or to any repository when None)."""
         ...
-
-    async def missing_blobs(self, repository_id: int, digests: Sequence[str]) -> list[str]: ...
 
     # manifests and tags
     async def get_manifest(
@@ -266,9 +274,14 @@ class MetadataStore(Protocol):
         ...
 
     async def complete_upload(
-        self, upload_id: str, repository_id: int, digest: str, size: int
+        self,
+        upload_id: str,
+        repository_id: int,
+        digest: str,
+        size: int,
+        place: Callable[[], None],
     ) -> None:
-        """Record the blob, link it to the repository and forget the upload, atomically."""
+        """`store_blob` and forget the upload, atomically."""
         ...
 
     async def delete_upload(self, upload_id: str) -> bool: ...
@@ -290,8 +303,22 @@ class BlobStore(Protocol):
         ...
 
     def read_upload(self, upload_id: str, length: int) -> Iterator[bytes]: ...
-    def commit_upload(self, upload_id: str, digest: str) -> None:
-        """Make the upload's bytes durable as blob `digest` (fsync + atomic rename)."""
+    def seal_upload(self, upload_id: str) -> None:
+        """Make the upload's bytes durable (fsync); call off-loop before placing it."""
+        ...
+
+    def place_upload(self, upload_id: str, digest: str) -> None:
+        """Move a sealed upload into place as blob `digest` (atomic rename; dropped when the blob
+        is there already). Only called by the metadata store, under the blob's row lock, so that
+        garbage collection never deletes a blob that is being stored again."""
+        ...
+
+    def delete_blob(self, digest: str) -> None:
+        """Remove a blob's bytes (missing is fine); only garbage collection calls this."""
+        ...
+
+    def stale_uploads(self, older_than: float) -> list[str]:
+        """Upload files last written before `older_than` (epoch seconds)."""
         ...
 
     def delete_upload(self, upload_id: str) -> None: ...

@@ -7,6 +7,7 @@ is visible is whole.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -70,20 +71,34 @@ class FilesystemBlobStore:
                 remaining -= len(chunk)
                 yield chunk
 
-    def commit_upload(self, upload_id: str, digest: str) -> None:
-        source = self._upload_path(upload_id)
-        target = self.blob_path(digest)
-        fd = os.open(source, os.O_RDONLY)
+    def seal_upload(self, upload_id: str) -> None:
+        fd = os.open(self._upload_path(upload_id), os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def place_upload(self, upload_id: str, digest: str) -> None:
+        source = self._upload_path(upload_id)
+        target = self.blob_path(digest)
         if target.exists():
             source.unlink()
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
         _fsync_dir(target.parent)
+
+    def delete_blob(self, digest: str) -> None:
+        self.blob_path(digest).unlink(missing_ok=True)
+
+    def stale_uploads(self, older_than: float) -> list[str]:
+        stale = []
+        with os.scandir(self._uploads) as entries:
+            for entry in entries:
+                with contextlib.suppress(FileNotFoundError):
+                    if _UPLOAD_ID.fullmatch(entry.name) and entry.stat().st_mtime < older_than:
+                        stale.append(entry.name)
+        return stale
 
     def delete_upload(self, upload_id: str) -> None:
         self._upload_path(upload_id).unlink(missing_ok=True)

@@ -24,7 +24,9 @@ from berth.domain.settings import RepositorySettings
 from berth.errors import (
     BlobReferenced,
     ImageTagAlreadyExists,
+    ManifestBlobUnknown,
     ManifestReferenced,
+    ReferencedImagesNotFound,
     RepositoryAlreadyExists,
     RepositoryNotEmpty,
 )
@@ -438,21 +440,58 @@ class SqlMetadataStore:
         )
         return await self._read(lambda conn: conn.execute(query).scalar())
 
-    def _link(self, conn: sa.Connection, repository_id: int, digest: str, size: int) -> None:
+    def _store(
+        self,
+        conn: sa.Connection,
+        repository_id: int,
+        digest: str,
+        size: int,
+        place: Callable[[], None],
+    ) -> None:
         now = _now()
+        # The upsert locks the blob's row (SQLite: the whole database) until commit, and garbage
+        # collection deletes a blob's file only while holding that lock: so the bytes `place`
+        # puts down cannot be removed before this link makes them referenced.
         conn.execute(
             self._insert(blobs)
             .values(digest=digest, size=size, created_at=now)
-            .on_conflict_do_nothing()
+            .on_conflict_do_update(index_elements=[blobs.c.digest], set_={"size": size})
         )
+        place()
         conn.execute(
             self._insert(repository_blobs)
             .values(repository_id=repository_id, digest=digest, created_at=now)
-            .on_conflict_do_nothing()
+            .on_conflict_do_update(
+                index_elements=[repository_blobs.c.repository_id, repository_blobs.c.digest],
+                set_={"created_at": now},
+            )
         )
 
-    async def link_blob(self, repository_id: int, digest: str, size: int) -> None:
-        await self._write(lambda conn: self._link(conn, repository_id, digest, size))
+    async def store_blob(
+        self, repository_id: int, digest: str, size: int, place: Callable[[], None]
+    ) -> None:
+        await self._write(lambda conn: self._store(conn, repository_id, digest, size, place))
+
+    async def link_existing_blob(self, repository_id: int, digest: str) -> int | None:
+        def work(conn: sa.Connection) -> int | None:
+            # FOR SHARE waits for a collector holding the row, then sees whether it survived.
+            size = conn.execute(
+                sa.select(blobs.c.size).where(blobs.c.digest == digest).with_for_update(read=True)
+            ).scalar()
+            if size is None:
+                return None
+            now = _now()
+            conn.execute(
+                self._insert(repository_blobs)
+                .values(repository_id=repository_id, digest=digest, created_at=now)
+                .on_conflict_do_update(
+                    index_elements=[repository_blobs.c.repository_id, repository_blobs.c.digest],
+                    set_={"created_at": now},
+                )
+            )
+            return int(size)
+
+        return await self._write(work)
 
     async def unlink_blob(self, repository_id: int, digest: str) -> bool:
         def work(conn: sa.Connection) -> bool:
@@ -488,16 +527,6 @@ class SqlMetadataStore:
         if in_repository is not None:
             query = query.where(repositories.c.name == in_repository)
         return await self._read(lambda conn: conn.execute(query).scalar())
-
-    async def missing_blobs(self, repository_id: int, digests: Sequence[str]) -> list[str]:
-        if not digests:
-            return []
-        query = sa.select(repository_blobs.c.digest).where(
-            repository_blobs.c.repository_id == repository_id,
-            repository_blobs.c.digest.in_(set(digests)),
-        )
-        present = await self._read(lambda conn: set(conn.execute(query).scalars()))
-        return [d for d in dict.fromkeys(digests) if d not in present]
 
     # manifests and tags
 
@@ -608,6 +637,21 @@ class SqlMetadataStore:
         now = _now()
 
         def work(conn: sa.Connection) -> bool:
+            # Checked inside the transaction, with the rows share-locked on PostgreSQL, so that
+            # garbage collection or a delete cannot remove what the manifest is about to use.
+            missing = _absent(conn, repository_blobs, repository_id, manifest.blobs)
+            if missing:
+                raise ManifestBlobUnknown(
+                    f"manifest references blobs unknown to the repository: {', '.join(missing)}",
+                    digests=missing,
+                )
+            absent = _absent(conn, manifests, repository_id, manifest.children)
+            if absent:
+                raise ReferencedImagesNotFound(
+                    "image index references manifests unknown to the repository: "
+                    f"{', '.join(absent)}",
+                    digests=absent,
+                )
             # Concurrent pushes of the same manifest are normal: insert-or-ignore, then read.
             manifest_id = conn.execute(
                 self._insert(manifests)
@@ -678,10 +722,12 @@ class SqlMetadataStore:
 
     async def delete_manifest(self, repository_id: int, digest: str) -> bool:
         def work(conn: sa.Connection) -> bool:
+            # Locked first (PostgreSQL): an index push share-locks its children, so the check
+            # below sees any index that committed while this waited.
             manifest_id = conn.execute(
-                sa.select(manifests.c.id).where(
-                    manifests.c.repository_id == repository_id, manifests.c.digest == digest
-                )
+                sa.select(manifests.c.id)
+                .where(manifests.c.repository_id == repository_id, manifests.c.digest == digest)
+                .with_for_update()
             ).scalar()
             if manifest_id is None:
                 return False
@@ -690,13 +736,7 @@ class SqlMetadataStore:
                 raise ManifestReferenced(
                     f"manifest {digest} is listed by image index {parent}; delete the index first"
                 )
-            conn.execute(sa.delete(tags).where(tags.c.manifest_id == manifest_id))
-            conn.execute(
-                sa.delete(manifest_references).where(
-                    manifest_references.c.manifest_id == manifest_id
-                )
-            )
-            conn.execute(sa.delete(manifests).where(manifests.c.id == manifest_id))
+            _drop_manifest(conn, repository_id, manifest_id)
             return True
 
         return await self._write(work)
@@ -870,10 +910,15 @@ class SqlMetadataStore:
         return await self._write(lambda conn: conn.execute(statement).rowcount == 1)
 
     async def complete_upload(
-        self, upload_id: str, repository_id: int, digest: str, size: int
+        self,
+        upload_id: str,
+        repository_id: int,
+        digest: str,
+        size: int,
+        place: Callable[[], None],
     ) -> None:
         def work(conn: sa.Connection) -> None:
-            self._link(conn, repository_id, digest, size)
+            self._store(conn, repository_id, digest, size, place)
             conn.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
 
         await self._write(work)
@@ -898,6 +943,47 @@ def _image_size(conn: sa.Connection, repository_id: int, manifest: NewManifest) 
             manifests.c.digest.in_(list(manifest.children)),
         )
     ).scalar()
+
+
+def _drop_manifest(conn: sa.Connection, repository_id: int, manifest_id: int) -> None:
+    """Delete a manifest, its tags and its references.
+
+    The links of the blobs it used are touched: garbage collection's grace period for a link
+    counts from when it last became unreferenced, so a client that just saw the blob exist can
+    still push a manifest using it.
+    """
+    used = sa.select(manifest_references.c.digest).where(
+        manifest_references.c.manifest_id == manifest_id, manifest_references.c.kind == BLOB
+    )
+    conn.execute(
+        sa.update(repository_blobs)
+        .where(
+            repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest.in_(used)
+        )
+        .values(created_at=_now())
+    )
+    conn.execute(sa.delete(tags).where(tags.c.manifest_id == manifest_id))
+    conn.execute(
+        sa.delete(manifest_references).where(manifest_references.c.manifest_id == manifest_id)
+    )
+    conn.execute(sa.delete(manifests).where(manifests.c.id == manifest_id))
+
+
+def _absent(
+    conn: sa.Connection, table: sa.Table, repository_id: int, digests: Sequence[str]
+) -> list[str]:
+    """Which of `digests` the repository lacks (links or manifests); the rest stay share-locked
+    until commit on PostgreSQL (SQLite's writer holds the whole database anyway)."""
+    if not digests:
+        return []
+    present = set(
+        conn.execute(
+            sa.select(table.c.digest)
+            .where(table.c.repository_id == repository_id, table.c.digest.in_(set(digests)))
+            .with_for_update(read=True)
+        ).scalars()
+    )
+    return [d for d in dict.fromkeys(digests) if d not in present]
 
 
 def _referenced_by(conn: sa.Connection, repository_id: int, kind: str, digest: str) -> str | None:
