@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -19,11 +20,14 @@ from berth.api.oci.routes import OciApi
 from berth.config import Settings
 from berth.domain.scope import Scope
 from berth.services.auth import AuthService, write_credentials_file
+from berth.services.gc import GarbageCollector
 from berth.services.images import EcrImages
 from berth.services.registry import Registry
 from berth.storage.blobs.filesystem import FilesystemBlobStore
 from berth.storage.crypto import load_master_key
 from berth.storage.metadata import migrate
+from berth.storage.metadata.gc import SqlGarbageStore
+from berth.storage.metadata.lifecycle import SqlLifecycleStore
 from berth.storage.metadata.store import SqlMetadataStore
 
 log = logging.getLogger(__name__)
@@ -46,12 +50,43 @@ IN_FLIGHT = web.AppKey("in_flight", InFlight)
 ROOT_KEY = web.AppKey("root_key", list[GeneratedRootKey])
 
 
-def create_app(settings: Settings) -> web.Application:
+@dataclass(frozen=True, slots=True)
+class Installation:
+    """The stores and services of one data folder, for the server and the admin commands."""
+
+    metadata: SqlMetadataStore
+    blobs: FilesystemBlobStore
+    registry: Registry
+    collector: GarbageCollector
+
+
+def open_installation(settings: Settings) -> Installation:
     # Owner-only: the folder holds every image, the database and the server key.
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     metadata = SqlMetadataStore(settings.sqlalchemy_url)
+    blob_store = FilesystemBlobStore(settings.data_dir)
     registry = Registry.build(
-        metadata, FilesystemBlobStore(settings.data_dir), create_on_push=settings.create_on_push
+        metadata,
+        blob_store,
+        SqlLifecycleStore(metadata),
+        create_on_push=settings.create_on_push,
+    )
+    collector = GarbageCollector(
+        SqlGarbageStore(metadata),
+        metadata,
+        blob_store,
+        grace=timedelta(seconds=settings.gc_grace),
+        upload_ttl=timedelta(seconds=settings.upload_ttl),
+    )
+    return Installation(metadata, blob_store, registry, collector)
+
+
+def create_app(settings: Settings) -> web.Application:
+    installation = open_installation(settings)
+    metadata, registry, collector = (
+        installation.metadata,
+        installation.registry,
+        installation.collector,
     )
     auth = AuthService(metadata, load_master_key(settings.secret_key, settings.data_dir))
     oci = OciApi(
@@ -81,11 +116,20 @@ def create_app(settings: Settings) -> web.Application:
             path = settings.data_dir / ROOT_CREDENTIALS_FILE
             write_credentials_file(path, *pair)
             generated.append(GeneratedRootKey(settings.account_id, *pair, str(path)))
-        flusher = asyncio.create_task(registry.pulls.run(settings.pull_time_interval))
+        jobs = [asyncio.create_task(registry.pulls.run(settings.pull_time_interval))]
+        if settings.lifecycle_interval:
+            jobs.append(
+                asyncio.create_task(registry.lifecycle.run_forever(settings.lifecycle_interval))
+            )
+        if settings.gc_interval:
+            jobs.append(asyncio.create_task(collector.run(settings.gc_interval)))
         yield
-        flusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await flusher
+        for job in jobs:
+            job.cancel()
+        for job in jobs:
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+        await registry.lifecycle.wait_for_previews()
         await metadata.close()
 
     async def aws(request: web.Request) -> web.StreamResponse:

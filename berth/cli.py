@@ -1,4 +1,4 @@
-"""`berth` command line: serve, migrate."""
+"""`berth` command line: serve, migrate, and the admin commands lifecycle and gc."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from berth import __version__
-from berth.app import IN_FLIGHT, ROOT_KEY, create_app
+from berth import __version__, admin
+from berth.app import IN_FLIGHT, ROOT_KEY, create_app, open_installation
 from berth.config import Settings, load_settings
 from berth.storage.metadata import migrate
 
@@ -49,14 +49,36 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     mig = commands.add_parser("migrate", help="apply database migrations and exit")
-    mig.add_argument("--data-dir", type=Path)
-    mig.add_argument("--database-url")
+    _store_flags(mig)
+
+    lifecycle = commands.add_parser("lifecycle", help="lifecycle policies")
+    lifecycle_commands = lifecycle.add_subparsers(dest="action", required=True)
+    run = lifecycle_commands.add_parser(
+        "run", help="apply every repository's lifecycle policy now (safe while Berth serves)"
+    )
+    _store_flags(run)
+    run.add_argument("--repository", help="only this repository")
+    run.add_argument(
+        "--dry-run", action="store_true", help="show what would expire, change nothing"
+    )
+
+    gc = commands.add_parser(
+        "gc", help="delete unreferenced blobs and expired uploads (safe while Berth serves)"
+    )
+    _store_flags(gc)
+    gc.add_argument("--dry-run", action="store_true", help="show what would go, change nothing")
     return parser
+
+
+def _store_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="data folder (default ./berth-data)")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default SQLite in the data folder)")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    local = ("command", "config", "action", "repository", "dry_run")
+    flags = {k: v for k, v in vars(args).items() if k not in local}
     try:
         settings = load_settings(args.config, **flags)
     except (ValueError, OSError) as exc:  # includes pydantic's ValidationError and TOML errors
@@ -70,6 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         migrate.upgrade(settings.sqlalchemy_url)
         return 0
+    if args.command in ("lifecycle", "gc"):
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        migrate.upgrade(settings.sqlalchemy_url)
+        installation = open_installation(settings)
+        if args.command == "gc":
+            return asyncio.run(admin.gc(installation, dry_run=args.dry_run))
+        return asyncio.run(
+            admin.lifecycle_run(installation, repository=args.repository, dry_run=args.dry_run)
+        )
     try:
         tls = _tls_context(settings)
         app = create_app(settings)

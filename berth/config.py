@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     root_secret_access_key: str = ""
     # Seconds between writes of buffered lastRecordedPullTime values.
     pull_time_interval: float = Field(60.0, gt=0)
+    # Housekeeping, in seconds. Lifecycle policies are enforced every `lifecycle_interval` (ECR:
+    # within 24 hours); garbage is collected every `gc_interval`; a blob link unreferenced for
+    # less than `gc_grace` is kept, so a client that just saw a layer exist can still use it;
+    # uploads idle for `upload_ttl` are abandoned. An interval of 0 turns the background job off.
+    lifecycle_interval: float = Field(86_400.0, ge=0)
+    gc_interval: float = Field(3_600.0, ge=0)
+    gc_grace: float = Field(3_600.0, ge=0)
+    upload_ttl: float = Field(86_400.0, gt=0)
     log_level: str = "INFO"
     # Seconds a SIGTERM waits for in-flight requests.
     shutdown_timeout: float = Field(30.0, ge=0)

@@ -144,3 +144,11 @@ class ReferencedImagesNotFound(ManifestNotFound):
 
 class LifecyclePolicyNotFound(BerthError):
     pass
+
+
+class LifecyclePolicyPreviewInProgress(BerthError):
+    pass
+
+
+class LifecyclePolicyPreviewNotFound(BerthError):
+    pass

@@ -234,18 +234,28 @@ class EcrImages:
         if not image_ids:
             return await self._page(scope, name, tag_status, next_token, limit)
         repository = await self._repositories.get(scope, name)
-        digests: list[str] = []
-        for image_id in image_ids:
-            digest, failure = await self._resolve(repository, image_id)
-            if digest is None:
-                assert failure is not None
-                raise ManifestNotFound(
-                    f"The image with imageId {_show(image_id)} does not exist within the "
-                    f"repository with name '{name}' in the registry with id '{scope.account_id}'"
-                )
-            digests.append(digest)
+        digests = await self._digests(repository, image_ids)
         found = await self._metadata.describe_images(repository.id, digests=digests)
         return found, None
+
+    async def resolve_digests(
+        self, scope: Scope, name: str, image_ids: Sequence[ImageId]
+    ) -> list[str]:
+        """The digests `image_ids` name; ImageNotFoundException for the first that is unknown."""
+        return await self._digests(await self._repositories.get(scope, name), image_ids)
+
+    async def _digests(self, repository: Repository, image_ids: Sequence[ImageId]) -> list[str]:
+        digests: list[str] = []
+        for image_id in image_ids:
+            digest, _failure = await self._resolve(repository, image_id)
+            if digest is None:
+                raise ManifestNotFound(
+                    f"The image with imageId {_show(image_id)} does not exist within the "
+                    f"repository with name '{repository.name}' in the registry with id "
+                    f"'{repository.account_id}'"
+                )
+            digests.append(digest)
+        return digests
 
     async def batch_get_image(
         self, scope: Scope, name: str, image_ids: Sequence[ImageId], accepted: Sequence[str]

@@ -10,7 +10,7 @@ from berth.services.lifecycle import LifecycleService
 from berth.services.pulls import PullRecorder
 from berth.services.repositories import RepositoriesService
 from berth.services.uploads import UploadsService
-from berth.storage.ports import BlobStore, MetadataStore
+from berth.storage.ports import BlobStore, LifecycleStore, MetadataStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,12 @@ class Registry:
 
     @classmethod
     def build(
-        cls, metadata: MetadataStore, blobs: BlobStore, *, create_on_push: bool = True
+        cls,
+        metadata: MetadataStore,
+        blobs: BlobStore,
+        lifecycle: LifecycleStore,
+        *,
+        create_on_push: bool = True,
     ) -> Registry:
         repositories = RepositoriesService(metadata, create_on_push=create_on_push)
         pulls = PullRecorder(metadata)
@@ -34,5 +39,5 @@ class Registry:
             blobs=BlobsService(metadata, blobs, repositories),
             uploads=UploadsService(metadata, blobs, repositories),
             pulls=pulls,
-            lifecycle=LifecycleService(metadata, repositories),
+            lifecycle=LifecycleService(metadata, lifecycle, repositories),
         )

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from berth.domain.lifecycle import ImageFacts
 from berth.domain.settings import RepositorySettings
 
 
@@ -285,6 +286,92 @@ class MetadataStore(Protocol):
         ...
 
     async def delete_upload(self, upload_id: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GarbageEstimate:
+    uploads: int
+    referrers: int
+    links: int
+    blobs: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class StorageUsage:
+    total_bytes: int
+    blob_count: int
+    # (account, region, repository name) → bytes of the blobs linked to it.
+    repositories: dict[tuple[str, str, str], int]
+
+
+class GarbageStore(Protocol):
+    """Batches of garbage collection; each call is one transaction."""
+
+    async def expired_uploads(self, before: datetime, limit: int) -> list[str]: ...
+    async def known_uploads(self, upload_ids: Sequence[str]) -> set[str]: ...
+    async def collect_referrers(self, before: datetime, limit: int) -> int: ...
+    async def collect_links(self, before: datetime, limit: int) -> int: ...
+    async def collect_blobs(
+        self, limit: int, delete: Callable[[str], None]
+    ) -> list[tuple[str, int]]: ...
+    async def estimate(self, before: datetime, uploads_before: datetime) -> GarbageEstimate: ...
+    async def storage_usage(self) -> StorageUsage: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyTarget:
+    repository: Repository
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredImage:
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: datetime
+    # Referrers and index children that went with it.
+    dependents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewRecord:
+    text: str
+    status: str
+    started_at: datetime
+    expiring_count: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewResult:
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: datetime
+    rule_priority: int
+
+
+class LifecycleStore(Protocol):
+    async def policy_targets(self) -> list[PolicyTarget]: ...
+    async def image_facts(self, repository_id: int) -> list[ImageFacts]: ...
+    async def expire(
+        self, repository_id: int, images: Sequence[tuple[str, tuple[str, ...]]]
+    ) -> list[ExpiredImage]: ...
+    async def mark_evaluated(self, repository_id: int, at: datetime) -> None: ...
+    async def start_preview(self, repository_id: int, text: str) -> bool: ...
+    async def finish_preview(
+        self, repository_id: int, results: Sequence[PreviewResult], *, failed: bool = False
+    ) -> None: ...
+    async def fail_unfinished_previews(self, started_before: datetime) -> None: ...
+    async def get_preview(self, repository_id: int) -> PreviewRecord | None: ...
+    async def preview_results(
+        self,
+        repository_id: int,
+        *,
+        digests: Sequence[str] | None,
+        tag_status: str,
+        after: str | None,
+        limit: int,
+    ) -> list[PreviewResult]: ...
 
 
 class UploadWriter(Protocol):

@@ -95,6 +95,8 @@ TABLE: dict[type[errors.BerthError], tuple[str | tuple[str, ...], Fields | None]
     errors.LayerPartTooSmall: ("LayerPartTooSmallException", None),
     errors.EmptyUpload: ("EmptyUploadException", None),
     errors.LifecyclePolicyNotFound: ("LifecyclePolicyNotFoundException", None),
+    errors.LifecyclePolicyPreviewInProgress: ("LifecyclePolicyPreviewInProgressException", None),
+    errors.LifecyclePolicyPreviewNotFound: ("LifecyclePolicyPreviewNotFoundException", None),
     errors.NotAuthenticated: ("UnrecognizedClientException", None),
 }
 

@@ -69,6 +69,8 @@ class Operations:
             "PutLifecyclePolicy": self.put_lifecycle_policy,
             "GetLifecyclePolicy": self.get_lifecycle_policy,
             "DeleteLifecyclePolicy": self.delete_lifecycle_policy,
+            "StartLifecyclePolicyPreview": self.start_lifecycle_policy_preview,
+            "GetLifecyclePolicyPreview": self.get_lifecycle_policy_preview,
             "GetAuthorizationToken": self.get_authorization_token,
             "DescribeRegistry": self.describe_registry,
             "GetAccountSetting": self.get_account_setting,
@@ -348,6 +350,53 @@ class Operations:
         scope = _scope(call, p)
         policy = await self.registry.lifecycle.delete_lifecycle_policy(scope, p["repositoryName"])
         return _policy_shape(scope, p["repositoryName"], policy)
+
+    async def start_lifecycle_policy_preview(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = _scope(call, p)
+        text, status = await self.registry.lifecycle.start_lifecycle_policy_preview(
+            scope, p["repositoryName"], p.get("lifecyclePolicyText")
+        )
+        return {
+            "registryId": scope.account_id,
+            "repositoryName": p["repositoryName"],
+            "lifecyclePolicyText": text,
+            "status": status,
+        }
+
+    async def get_lifecycle_policy_preview(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = _scope(call, p)
+        image_ids = [_parse_image_id(i) for i in p.get("imageIds", [])]
+        digests = None
+        if image_ids:
+            digests = await self.ecr_images.resolve_digests(scope, p["repositoryName"], image_ids)
+        preview = await self.registry.lifecycle.get_lifecycle_policy_preview(
+            scope,
+            p["repositoryName"],
+            digests=digests,
+            tag_status=(p.get("filter") or {}).get("tagStatus", "ANY"),
+            next_token=p.get("nextToken"),
+            limit=p.get("maxResults") or 100,
+        )
+        response: dict[str, Any] = {
+            "registryId": scope.account_id,
+            "repositoryName": p["repositoryName"],
+            "lifecyclePolicyText": preview.record.text,
+            "status": preview.record.status,
+            "nextToken": preview.next_token,
+            "previewResults": [
+                {
+                    "imageTags": list(r.tags),
+                    "imageDigest": r.digest,
+                    "imagePushedAt": r.pushed_at,
+                    "action": {"type": "EXPIRE"},
+                    "appliedRulePriority": r.rule_priority,
+                }
+                for r in preview.results
+            ],
+        }
+        if preview.record.status == "COMPLETE":
+            response["summary"] = {"expiringImageTotalCount": preview.record.expiring_count or 0}
+        return response
 
     # registry
 

@@ -201,3 +201,34 @@ lifecycle_policies = sa.Table(
     sa.Column("updated_at", timestamp(), nullable=False),
     sa.Column("last_evaluated_at", timestamp()),
 )
+
+# The last lifecycle policy preview of each repository (Start/GetLifecyclePolicyPreview).
+lifecycle_previews = sa.Table(
+    "lifecycle_previews",
+    metadata,
+    sa.Column(
+        "repository_id",
+        sa.Integer,
+        sa.ForeignKey("repositories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", timestamp(), nullable=False),
+    sa.Column("expiring_count", sa.Integer),
+)
+
+lifecycle_preview_results = sa.Table(
+    "lifecycle_preview_results",
+    metadata,
+    sa.Column(
+        "repository_id",
+        sa.Integer,
+        sa.ForeignKey("lifecycle_previews.repository_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("digest", sa.String(200), primary_key=True),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("pushed_at", timestamp(), nullable=False),
+    sa.Column("rule_priority", sa.Integer, nullable=False),
+)

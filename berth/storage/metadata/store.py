@@ -71,11 +71,11 @@ _MANIFEST_COLUMNS = (
 )
 
 
-def _now() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     # SQLite hands timestamps back naive; they were written in UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -146,6 +146,18 @@ class SqlMetadataStore:
     async def _write(self, work: Work[T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writer, self._write_now, work)
 
+    # for the other stores sharing this engine (garbage collection, lifecycle)
+
+    async def read(self, work: Work[T]) -> T:
+        return await self._read(work)
+
+    async def write(self, work: Work[T]) -> T:
+        return await self._write(work)
+
+    def insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT, which knows ON CONFLICT."""
+        return self._insert(table)
+
     async def _names_after(
         self,
         column: sa.ColumnElement[str],
@@ -179,7 +191,7 @@ class SqlMetadataStore:
             return existing
         insert = (
             self._insert(repositories)
-            .values(account_id=account_id, region=region, name=name, created_at=_now())
+            .values(account_id=account_id, region=region, name=name, created_at=utcnow())
             .on_conflict_do_nothing()
         )
         await self._write(lambda conn: conn.execute(insert))
@@ -212,7 +224,7 @@ class SqlMetadataStore:
                     account_id=account_id,
                     region=region,
                     name=name,
-                    created_at=_now(),
+                    created_at=utcnow(),
                     **_settings_values(settings),
                 )
                 .on_conflict_do_nothing()
@@ -326,7 +338,7 @@ class SqlMetadataStore:
     # lifecycle policies
 
     async def put_lifecycle_policy(self, repository_id: int, text: str) -> None:
-        now = _now()
+        now = utcnow()
         statement = (
             self._insert(lifecycle_policies)
             .values(repository_id=repository_id, text=text, updated_at=now)
@@ -359,7 +371,9 @@ class SqlMetadataStore:
 
     async def ensure_account(self, account_id: str) -> None:
         statement = (
-            self._insert(accounts).values(id=account_id, created_at=_now()).on_conflict_do_nothing()
+            self._insert(accounts)
+            .values(id=account_id, created_at=utcnow())
+            .on_conflict_do_nothing()
         )
         await self._write(lambda conn: conn.execute(statement))
 
@@ -396,7 +410,7 @@ class SqlMetadataStore:
             row.principal_arn,
             row.sealed_secret,
             row.status,
-            _aware(row.created_at),
+            aware(row.created_at),
         )
 
     async def count_access_keys(self, account_id: str) -> int:
@@ -448,7 +462,7 @@ class SqlMetadataStore:
         size: int,
         place: Callable[[], None],
     ) -> None:
-        now = _now()
+        now = utcnow()
         # The upsert locks the blob's row (SQLite: the whole database) until commit, and garbage
         # collection deletes a blob's file only while holding that lock: so the bytes `place`
         # puts down cannot be removed before this link makes them referenced.
@@ -480,7 +494,7 @@ class SqlMetadataStore:
             ).scalar()
             if size is None:
                 return None
-            now = _now()
+            now = utcnow()
             conn.execute(
                 self._insert(repository_blobs)
                 .values(repository_id=repository_id, digest=digest, created_at=now)
@@ -551,7 +565,7 @@ class SqlMetadataStore:
         if row is None:
             return None
         return ManifestRecord(
-            row.digest, row.media_type, row.size, row.content, _aware(row.pushed_at)
+            row.digest, row.media_type, row.size, row.content, aware(row.pushed_at)
         )
 
     async def find_manifest(
@@ -592,7 +606,7 @@ class SqlMetadataStore:
         if row.digest is None:
             return row.id, None
         return row.id, ManifestRecord(
-            row.digest, row.media_type, row.size, row.content, _aware(row.pushed_at)
+            row.digest, row.media_type, row.size, row.content, aware(row.pushed_at)
         )
 
     async def find_blob(
@@ -634,7 +648,7 @@ class SqlMetadataStore:
         *,
         is_immutable: Callable[[str], bool] = lambda _tag: False,
     ) -> bool:
-        now = _now()
+        now = utcnow()
 
         def work(conn: sa.Connection) -> bool:
             # Checked inside the transaction, with the rows share-locked on PostgreSQL, so that
@@ -736,7 +750,7 @@ class SqlMetadataStore:
                 raise ManifestReferenced(
                     f"manifest {digest} is listed by image index {parent}; delete the index first"
                 )
-            _drop_manifest(conn, repository_id, manifest_id)
+            drop_manifest(conn, repository_id, manifest_id)
             return True
 
         return await self._write(work)
@@ -821,8 +835,8 @@ class SqlMetadataStore:
                     media_type=row.media_type,
                     artifact_media_type=row.config_media_type,
                     image_size=row.image_size,
-                    pushed_at=_aware(row.pushed_at),
-                    last_pulled_at=_aware(row.last_pulled_at) if row.last_pulled_at else None,
+                    pushed_at=aware(row.pushed_at),
+                    last_pulled_at=aware(row.last_pulled_at) if row.last_pulled_at else None,
                     subject=row.subject_digest,
                 )
                 for row in rows
@@ -863,7 +877,7 @@ class SqlMetadataStore:
     # uploads
 
     async def create_upload(self, upload_id: str, repository_id: int) -> Upload:
-        now = _now()
+        now = utcnow()
         statement = sa.insert(uploads).values(
             id=upload_id, repository_id=repository_id, offset=0, created_at=now, updated_at=now
         )
@@ -879,7 +893,7 @@ class SqlMetadataStore:
             row.id,
             row.repository_id,
             row.offset,
-            _aware(row.created_at),
+            aware(row.created_at),
             row.last_part_size,
             bool(row.has_small_part),
         )
@@ -892,7 +906,7 @@ class SqlMetadataStore:
         *,
         small_part_below: int | None = None,
     ) -> bool:
-        values: dict[str, Any] = {"offset": new_offset, "updated_at": _now()}
+        values: dict[str, Any] = {"offset": new_offset, "updated_at": utcnow()}
         if small_part_below is not None:
             values["last_part_size"] = new_offset - expected_offset
             values["has_small_part"] = sa.or_(
@@ -945,7 +959,7 @@ def _image_size(conn: sa.Connection, repository_id: int, manifest: NewManifest) 
     ).scalar()
 
 
-def _drop_manifest(conn: sa.Connection, repository_id: int, manifest_id: int) -> None:
+def drop_manifest(conn: sa.Connection, repository_id: int, manifest_id: int) -> None:
     """Delete a manifest, its tags and its references.
 
     The links of the blobs it used are touched: garbage collection's grace period for a link
@@ -960,7 +974,7 @@ def _drop_manifest(conn: sa.Connection, repository_id: int, manifest_id: int) ->
         .where(
             repository_blobs.c.repository_id == repository_id, repository_blobs.c.digest.in_(used)
         )
-        .values(created_at=_now())
+        .values(created_at=utcnow())
     )
     conn.execute(sa.delete(tags).where(tags.c.manifest_id == manifest_id))
     conn.execute(
@@ -1002,7 +1016,7 @@ def _referenced_by(conn: sa.Connection, repository_id: int, kind: str, digest: s
 
 def _lifecycle_policy(row: sa.Row[Any]) -> LifecyclePolicyRecord:
     evaluated = row.last_evaluated_at
-    return LifecyclePolicyRecord(row.text, _aware(evaluated) if evaluated else None)
+    return LifecyclePolicyRecord(row.text, aware(evaluated) if evaluated else None)
 
 
 def _repository(row: sa.Row[Any]) -> Repository:
@@ -1013,9 +1027,7 @@ def _repository(row: sa.Row[Any]) -> Repository:
         encryption_type=row.encryption_type,
         kms_key=row.kms_key,
     )
-    return Repository(
-        row.id, row.account_id, row.region, row.name, _aware(row.created_at), settings
-    )
+    return Repository(row.id, row.account_id, row.region, row.name, aware(row.created_at), settings)
 
 
 def _settings_values(settings: RepositorySettings) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from berth.domain.scope import Scope
 from berth.services.registry import Registry
 from berth.storage.blobs.filesystem import FilesystemBlobStore
 from berth.storage.metadata import migrate
+from berth.storage.metadata.lifecycle import SqlLifecycleStore
 from berth.storage.metadata.store import SqlMetadataStore
 
 SCOPE = Scope("000000000000", "us-east-1")
@@ -56,13 +57,13 @@ def test_any_chunking_gives_the_right_digest(
         metadata = SqlMetadataStore(url)
         blobs = FilesystemBlobStore(root)
         try:
-            registry = Registry.build(metadata, blobs)
+            registry = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
             upload = await registry.uploads.initiate_layer_upload(SCOPE, "prop/test")
             offset = 0
             last = chunks.pop() if final_in_put else b""
             for chunk, restart in zip(chunks, fresh, strict=False):
                 if restart:
-                    registry = Registry.build(metadata, blobs)
+                    registry = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
                 status = await registry.uploads.upload_layer_part(
                     SCOPE,
                     "prop/test",
@@ -74,7 +75,7 @@ def test_any_chunking_gives_the_right_digest(
                 offset += len(chunk)
                 assert status.offset == offset
             if fresh[-1]:
-                registry = Registry.build(metadata, blobs)
+                registry = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
             done = await registry.uploads.complete_layer_upload(
                 SCOPE,
                 "prop/test",

@@ -1,0 +1,109 @@
+"""The admin commands' work and output: `berth lifecycle run`, `berth gc`.
+
+They open the same stores as `berth serve` and rely on the same row locks, so they are safe to
+run while it serves.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from berth.app import Installation
+from berth.services.gc import GcReport
+from berth.storage.ports import Repository
+
+
+class _Progress:
+    """A one-line progress display on a terminal; silent when output goes elsewhere."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._live = out.isatty()
+
+    def show(self, text: str) -> None:
+        if self._live:
+            self._out.write(f"\r\x1b[K{text}")
+            self._out.flush()
+
+    def clear(self) -> None:
+        if self._live:
+            self._out.write("\r\x1b[K")
+            self._out.flush()
+
+
+async def lifecycle_run(
+    installation: Installation,
+    *,
+    repository: str | None,
+    dry_run: bool,
+    out: TextIO | None = None,
+) -> int:
+    out = out or sys.stdout
+    progress = _Progress(out)
+
+    def report(repo: Repository, done: int, total: int) -> None:
+        progress.show(f"{repo.name}: expiring {done}/{total} images")
+
+    try:
+        results = await installation.registry.lifecycle.run(
+            repository=repository, dry_run=dry_run, progress=report
+        )
+    finally:
+        progress.clear()
+        await installation.metadata.close()
+    verb = "would expire" if dry_run else "expired"
+    total = 0
+    for result in results:
+        for image in result.expired:
+            tags = ",".join(image.tags) or "<untagged>"
+            extra = f" (with {len(image.dependents)} dependents)" if image.dependents else ""
+            print(f"{verb} {result.repository.name}@{image.digest} {tags}{extra}", file=out)
+        print(
+            f"{result.repository.name}: {len(result.expired)} of {result.judged} images {verb}",
+            file=out,
+        )
+        total += len(result.expired)
+    if repository is not None and not results:
+        print(f"berth: no lifecycle policy on repository {repository}", file=sys.stderr)
+        return 1
+    print(f"{len(results)} policies applied, {total} images {verb}", file=out)
+    return 0
+
+
+async def gc(installation: Installation, *, dry_run: bool, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    progress = _Progress(out)
+
+    def report(done: GcReport) -> None:
+        progress.show(f"deleted {done.blobs} blobs, {_size(done.bytes)}")
+
+    try:
+        result = await installation.collector.collect(dry_run=dry_run, progress=report)
+    finally:
+        progress.clear()
+        await installation.metadata.close()
+    if dry_run:
+        print(
+            f"would delete {result.uploads} expired uploads, {result.referrers} orphaned "
+            f"referrers, {result.links} unused blob links and {result.blobs} blobs, "
+            f"reclaiming at least {_size(result.bytes)} ({result.bytes} bytes)",
+            file=out,
+        )
+    else:
+        print(
+            f"deleted {result.uploads} expired uploads, {result.referrers} orphaned referrers, "
+            f"{result.links} unused blob links and {result.blobs} blobs, "
+            f"reclaimed {_size(result.bytes)} ({result.bytes} bytes)",
+            file=out,
+        )
+    return 0
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}" if unit != "B" else f"{count} B"
+        value /= 1024
+    return f"{value:.1f} TiB"
