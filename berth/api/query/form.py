@@ -4,14 +4,15 @@ operation's input shape the way AWS's front end checks them.
 The form flattens the input shape with dots, as botocore's QuerySerializer writes it:
 
 * a structure member is `Name` (or its locationName), nested ones `Outer.Inner`;
-* a list is `Name.member.1`, `Name.member.2`, ... (1-based; the item name is the list member's
-  locationName when the model gives one; a flattened list drops it: `Name.1`), and an empty
-  list is the bare `Name=`;
+* a list is `Name.member.1`, `Name.member.2`, ... (1-based, taken in index order; the item
+  name is the list member's locationName when the model gives one; a flattened list drops
+  it: `Name.1`), and an empty list is the bare `Name=`;
 * a map is `Name.entry.1.key` / `Name.entry.1.value` (`Name.1.key` when flattened, with the
   key and value shapes' locationNames when given).
 
 Scalars arrive as text and are converted by shape type. Text that is not a value of its type
-(`MaxItems=ten`, `Flag=maybe`) fails the whole request at once with `MalformedInput`.
+(`MaxItems=ten`, `Flag=maybe`) fails the whole request at once with `MalformedInput`, in
+Berth's own words, since botocore never sends such text and AWS documents no wording for it.
 
 Constraint failures (required, length, pattern, enum, range) are collected over the whole
 request, members in model order, and reported as IAM and STS do: code `ValidationError`,
@@ -34,6 +35,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
@@ -130,6 +132,8 @@ def _quoted(violation: Violation) -> str:
 
 def _java_text(value: Any) -> str:
     """`value` as Java's toString renders it, which is what AWS quotes in messages."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
@@ -138,6 +142,8 @@ def _java_text(value: Any) -> str:
         return "{" + ", ".join(f"{k}={_java_text(v)}" for k, v in value.items()) + "}"
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, bytes):
+        return f"java.nio.HeapByteBuffer[pos=0 lim={len(value)} cap={len(value)}]"
     return str(value)
 
 
@@ -202,7 +208,8 @@ def _indexed(node: Node | None) -> list[Node]:
         return []
     items: dict[int, Node] = {}
     for key, child in node.children.items():
-        if key.isascii() and key.isdigit() and int(key) > 0:
+        # Python refuses to convert digit strings past 4300 digits; no list is that long.
+        if key.isascii() and key.isdigit() and len(key) <= 9 and int(key) > 0:
             items.setdefault(int(key), child)
     return [items[index] for index in sorted(items)]
 
@@ -269,7 +276,9 @@ def _map(shape: Shape, node: Node, path: str, out: list[Violation]) -> Any:
         result = {k: v for k, v in zip(raw, values, strict=True) if v is not None}
         if broken:
             constraint = f"Map value must satisfy constraint: [{', '.join(broken)}]"
-            out.extend(_violations(value_shape, path, dict(zip(raw, values, strict=True)), [constraint]))
+            out.extend(
+                _violations(value_shape, path, dict(zip(raw, values, strict=True)), [constraint])
+            )
     out[mark:mark] = _violations(shape, path, result, _length(shape, len(raw)))
     return result
 
@@ -300,7 +309,7 @@ def _scalar(shape: Shape, text: str, path: str) -> Any:
     if kind in ("string", "character"):
         return text
     if kind in _BOUNDS:
-        if _INTEGER.fullmatch(text):
+        if len(text) <= 40 and _INTEGER.fullmatch(text):
             number = int(text)
             if -_BOUNDS[kind] <= number < _BOUNDS[kind]:
                 return number
@@ -325,7 +334,7 @@ def _scalar(shape: Shape, text: str, path: str) -> Any:
 
 
 def _timestamp(text: str) -> datetime | None:
-    # botocore sends ISO 8601 in the Query protocol; epoch seconds are taken as well.
+    # botocore sends ISO 8601 unless the member's timestampFormat says otherwise.
     if _DECIMAL.fullmatch(text):
         seconds = float(text)
         if math.isfinite(seconds):
@@ -337,7 +346,10 @@ def _timestamp(text: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        return None
+        try:  # a member with timestampFormat rfc822
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 

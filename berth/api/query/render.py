@@ -42,7 +42,9 @@ def attribute(value: str) -> str:
     return text(value).replace('"', "&quot;")
 
 
-def response(operation: OperationModel, xmlns: str, result: Mapping[str, Any], request_id: str) -> bytes:
+def response(
+    operation: OperationModel, xmlns: str, result: Mapping[str, Any], request_id: str
+) -> bytes:
     name = operation.name
     parts = [f'<{name}Response xmlns="{attribute(xmlns)}">']
     shape = operation.output_shape
@@ -145,7 +147,11 @@ def _scalar(shape: Shape, value: Any) -> str:
         return str(value)
     if kind == "boolean" and isinstance(value, bool):
         return "true" if value else "false"
-    if kind in ("float", "double") and isinstance(value, int | float) and not isinstance(value, bool):
+    if (
+        kind in ("float", "double")
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    ):
         return _float(float(value))
     if kind == "timestamp" and isinstance(value, datetime):
         return _timestamp(shape, value)
