@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.lifecycle_helpers import age_image
 from tests.conftest import ROOT_KEY_ID, ROOT_SECRET
 from tests.e2e.conftest import BerthProcess, Podman
 
@@ -108,3 +109,93 @@ def test_aws_cli_errors(tmp_path: Path, berth_process: BerthProcess) -> None:
     listed = aws("describe-repositories")
     assert listed.returncode == 0
     assert json.loads(listed.stdout) == {"repositories": []}
+
+
+# Section 3.2's lifecycle policy, verbatim.
+GUIDE_LIFECYCLE_POLICY = """{
+    "rules": [
+        {
+            "rulePriority": 1,
+            "description": "Keep last 30 days images",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 30
+            },
+            "action": {
+                "type": "expire"
+            }
+        }
+    ]
+}"""
+
+
+def test_guide_lifecycle_policy_expires_and_space_comes_back(
+    tmp_path: Path, podman: Podman, berth_process: BerthProcess
+) -> None:
+    berth_process.start()
+    env = {**aws_env(tmp_path, berth_process), "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def aws(*args: str) -> Any:
+        result = subprocess.run([AWS, "ecr", *args], capture_output=True, env=env, timeout=60)
+        if result.returncode != 0:
+            pytest.fail(f"aws ecr {' '.join(args)}:\n{result.stderr.decode(errors='replace')}")
+        return json.loads(result.stdout or b"{}")
+
+    def berth(*args: str, **extra_env: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "berth", *args, "--data-dir", str(berth_process.data_dir),
+             "--database-url", berth_process.database_url],
+            capture_output=True, env={**os.environ, **extra_env}, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr.decode(errors="replace")
+        return result.stdout.decode()
+
+    aws("create-repository", "--repository-name", "my-application")
+    podman(
+        "login", "--username", "AWS", "--password-stdin", "--tls-verify=false",
+        berth_process.host, stdin=berth_process.password(),
+    )  # fmt: skip
+    image = f"{berth_process.host}/my-application:latest"
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Containerfile").write_text("FROM scratch\nCOPY app.bin /app.bin\n")
+    for build in ("old", "new"):
+        # A large random layer per build, so the space coming back is visible on disk.
+        (context / "app.bin").write_bytes(os.urandom(2 << 20) + build.encode())
+        podman("build", "--quiet", "-t", image, str(context))
+        podman("push", "--tls-verify=false", image)
+    details = aws("describe-images", "--repository-name", "my-application")["imageDetails"]
+    untagged = [d["imageDigest"] for d in details if not d.get("imageTags")]
+    assert len(details) == 2 and len(untagged) == 1
+    # Thirty-one days pass for the untagged image (the database is the only clock we can move).
+    age_image(berth_process.database_url, "my-application", untagged[0], 31)
+
+    aws("put-lifecycle-policy", "--repository-name", "my-application",
+        "--lifecycle-policy-text", GUIDE_LIFECYCLE_POLICY)  # fmt: skip
+    aws("start-lifecycle-policy-preview", "--repository-name", "my-application")
+    subprocess.run(
+        [AWS, "ecr", "wait", "lifecycle-policy-preview-complete",
+         "--repository-name", "my-application"],
+        check=True, env=env, timeout=120,
+    )  # fmt: skip
+    preview = aws("get-lifecycle-policy-preview", "--repository-name", "my-application")
+    assert [r["imageDigest"] for r in preview["previewResults"]] == untagged
+
+    before = sum(
+        p.stat().st_size for p in (berth_process.data_dir / "blobs").rglob("*") if p.is_file()
+    )
+    assert untagged[0] in berth("lifecycle", "run")
+    details = aws("describe-images", "--repository-name", "my-application")["imageDetails"]
+    assert [d["imageTags"] for d in details] == [["latest"]]
+
+    reclaimed = berth("gc", BERTH_GC_GRACE="0")
+    assert "reclaimed 2.0 MiB" in reclaimed, reclaimed
+    after = sum(
+        p.stat().st_size for p in (berth_process.data_dir / "blobs").rglob("*") if p.is_file()
+    )
+    assert before - after >= 2 << 20
+    # The image that stayed still pulls whole.
+    podman("rmi", "--force", image)
+    podman("pull", "--tls-verify=false", image)
