@@ -152,3 +152,7 @@ class LifecyclePolicyPreviewInProgress(BerthError):
 
 class LifecyclePolicyPreviewNotFound(BerthError):
     pass
+
+
+class AccessDenied(BerthError):
+    """A policy denies the request."""

@@ -207,26 +207,23 @@ def _typed_matcher(op: Operator, value: str) -> Matcher | None:
         number = parse_number(value)
         if number is None:
             return None
-        return lambda actual: (found := parse_number(actual)) is not None and compare(
-            found, number
-        )
+        return lambda actual: (found := parse_number(actual)) is not None and compare(found, number)
     if op.family == "date":
         moment = parse_date(value)
         if moment is None:
             return None
-        return lambda actual: (found := parse_date(actual)) is not None and compare(
-            found, moment
-        )
+        return lambda actual: (found := parse_date(actual)) is not None and compare(found, moment)
     if op.family == "binary":
         blob = _parse_binary(value)
         if blob is None:
             return None
         return lambda actual: _parse_binary(actual) == blob
-    network = _parse_network(value)
+    network = _parse_network(value)  # the remaining family: ip
     if network is None:
         return None
-    return lambda actual: (found := _parse_address(actual)) is not None and (
-        found.version == network.version and found in network
+    return lambda actual: (
+        (found := _parse_address(actual)) is not None
+        and (found.version == network.version and found in network)
     )
 
 
@@ -239,9 +236,7 @@ def _matchers(op: Operator, values: tuple[str, ...], lookup: Lookup | None) -> l
     return [matcher for matcher in built if matcher is not None]
 
 
-def holds(
-    condition: Condition, actual: tuple[str, ...] | None, lookup: Lookup | None
-) -> bool:
+def holds(condition: Condition, actual: tuple[str, ...] | None, lookup: Lookup | None) -> bool:
     """Whether one condition holds, given the context values of its key (None when absent) and
     the variable lookup (None for documents without variables)."""
     op = OPERATORS.get(condition.operator.lower())

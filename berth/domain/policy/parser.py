@@ -142,8 +142,8 @@ def _resources(value: Any) -> tuple[str, ...]:
     return resources
 
 
-def _invalid_principal(type_: str, value: str) -> NoReturn:
-    _fail(f'{INVALID_PRINCIPAL}: "{type_}":"{value}"')
+def _invalid_principal(type_: str, value: Any) -> NoReturn:
+    _fail(f"{INVALID_PRINCIPAL}: {json.dumps(type_)}:{json.dumps(value)}")
 
 
 def _principals(value: Any) -> tuple[PrincipalEntry, ...]:
@@ -157,13 +157,13 @@ def _principals(value: Any) -> tuple[PrincipalEntry, ...]:
     for type_name, raw in value.items():
         type_ = next((t for t in _PRINCIPAL_TYPES if t == type_name), None)
         if type_ is None:
-            _invalid_principal(type_name, json.dumps(raw))
+            _invalid_principal(type_name, raw)
         for item in _strings(raw, INVALID_PRINCIPAL):
             if not item:
                 _invalid_principal(type_, item)
-            if type_ == "AWS" and item != "*":
-                if not (_ACCOUNT.fullmatch(item) or _PRINCIPAL_ARN.fullmatch(item)):
-                    _invalid_principal(type_, item)
+            aws_id = _ACCOUNT.fullmatch(item) or _PRINCIPAL_ARN.fullmatch(item)
+            if type_ == "AWS" and item != "*" and not aws_id:
+                _invalid_principal(type_, item)
             entries.append(PrincipalEntry(type_, item))
     return tuple(entries)
 

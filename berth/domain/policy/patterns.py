@@ -16,8 +16,9 @@ from functools import lru_cache
 Lookup = Callable[[str], str | None]
 Segment = tuple[str, bool]  # (text, literal)
 
-_ESCAPES = {"*": "*", "?": "?", "$": "$"}
-_ARN_FIXED_COLONS = 5
+# `${*}`, `${?}` and `${$}` stand for the character itself, never a wildcard.
+_ESCAPES = frozenset("*?$")
+_ARN_COMPONENTS = 6
 
 
 def _variable(text: str, start: int) -> tuple[int, str, str | None] | None:
@@ -80,9 +81,7 @@ def expand(text: str, lookup: Lookup | None) -> tuple[Segment, ...] | None:
         if pending:
             segments.append(("".join(pending), False))
             pending = []
-        value = _ESCAPES.get(name)
-        if value is None:
-            value = lookup(name)
+        value = name if name in _ESCAPES else lookup(name)
         if value is None:
             value = default
         if value is None:
@@ -97,41 +96,90 @@ def plain(segments: tuple[Segment, ...]) -> str:
     return "".join(text for text, _ in segments)
 
 
-def _glob_source(segments: tuple[Segment, ...], *, arn: bool) -> str:
-    # In ARN mode the wildcards of the first five colon-separated components stop at colons, so
-    # that each component is matched on its own, as ArnLike does; the sixth (the resource part)
-    # may span colons.
-    colons = 0
-    out: list[str] = []
+Token = tuple[str, bool]  # (character, is a wildcard)
+_STAR: Token = ("*", True)
+_ANY: Token = ("?", True)
+
+
+def _tokens(segments: tuple[Segment, ...], *, ignore_case: bool) -> list[Token]:
+    tokens: list[Token] = []
     for text, literal in segments:
-        for ch in text:
-            bounded = arn and colons < _ARN_FIXED_COLONS
-            if ch == ":":
-                colons += 1
-            if literal or ch not in "*?":
-                out.append(re.escape(ch))
-            elif ch == "*":
-                out.append("[^:]*" if bounded else ".*")
-            else:
-                out.append("[^:]" if bounded else ".")
-    return "".join(out)
+        for ch in text.lower() if ignore_case else text:
+            tokens.append((ch, not literal and ch in "*?"))
+    return tokens
+
+
+def _at(chunk: list[Token], text: str, pos: int) -> bool:
+    return all(is_wild or text[pos + i] == ch for i, (ch, is_wild) in enumerate(chunk))
 
 
 @lru_cache(maxsize=4096)
-def _compile(source: str, ignore_case: bool) -> re.Pattern[str]:
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.compile(source, flags)
+def _chunk_regex(source: str) -> re.Pattern[str]:
+    return re.compile(source, re.DOTALL)
+
+
+def _find(chunk: list[Token], text: str, start: int, end: int) -> int:
+    """Leftmost position in text[start:end] where `chunk` (no `*`, maybe `?`) matches."""
+    if not any(is_wild for _, is_wild in chunk):
+        return text.find("".join(ch for ch, _ in chunk), start, end)
+    source = "".join("." if is_wild else re.escape(ch) for ch, is_wild in chunk)
+    found = _chunk_regex(source).search(text, start, end)
+    return -1 if found is None else found.start()
+
+
+def _glob(tokens: list[Token], text: str) -> bool:
+    # The pattern is cut at its stars into fixed-length chunks; matching each middle chunk at
+    # its leftmost occurrence is then exact, and never backtracks the way a regex would on
+    # client-written patterns like `*a*a*a*a*b`.
+    chunks: list[list[Token]] = [[]]
+    for token in tokens:
+        if token == _STAR:
+            chunks.append([])
+        else:
+            chunks[-1].append(token)
+    if len(chunks) == 1:
+        return len(tokens) == len(text) and _at(tokens, text, 0)
+    first, *middle, last = chunks
+    tail = len(text) - len(last)
+    if tail < len(first) or not (_at(first, text, 0) and _at(last, text, tail)):
+        return False
+    pos = len(first)
+    for chunk in middle:
+        found = _find(chunk, text, pos, tail)
+        if found < 0:
+            return False
+        pos = found + len(chunk)
+    return True
+
+
+def _arn_components(tokens: list[Token]) -> list[list[Token]]:
+    components: list[list[Token]] = [[]]
+    for token in tokens:
+        if token[0] == ":" and len(components) < _ARN_COMPONENTS:
+            components.append([])
+        else:
+            components[-1].append(token)
+    return components
 
 
 def glob_matches(
     segments: tuple[Segment, ...], text: str, *, ignore_case: bool = False, arn: bool = False
 ) -> bool:
-    if arn and plain(segments).count(":") < _ARN_FIXED_COLONS:
-        # Not six components (e.g. a bare "*"): nothing to align, so match the whole string.
-        arn = False
-    if arn and text.count(":") < _ARN_FIXED_COLONS:
-        return False
-    return _compile(_glob_source(segments, arn=arn), ignore_case).fullmatch(text) is not None
+    """`*` matches any run of characters and `?` any one, except in literal segments. With
+    `arn`, each of the six colon-separated ARN components is matched on its own, as ArnLike
+    does (the last one, the resource, may itself contain colons)."""
+    tokens = _tokens(segments, ignore_case=ignore_case)
+    if ignore_case:
+        text = text.lower()
+    if arn:
+        components = _arn_components(tokens)
+        # A pattern that is not six components (e.g. a bare "*") is matched as a whole.
+        if len(components) == _ARN_COMPONENTS:
+            parts = text.split(":", _ARN_COMPONENTS - 1)
+            return len(parts) == _ARN_COMPONENTS and all(
+                _glob(component, part) for component, part in zip(components, parts, strict=True)
+            )
+    return _glob(tokens, text)
 
 
 def action_matches(pattern: str, action: str) -> bool:
