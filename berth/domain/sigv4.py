@@ -86,6 +86,13 @@ class UnrecognizedClient(SigV4Error):
     default_message = "The security token included in the request is invalid."
 
 
+class ExpiredToken(SigV4Error):
+    """Temporary credentials past their expiry."""
+
+    type_name = "ExpiredTokenException"
+    default_message = "The security token included in the request is expired"
+
+
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]
 
 

@@ -61,6 +61,8 @@ class RegistryToken:
     # The region GetAuthorizationToken was called in: the registry a plain host such as
     # `localhost:5000` addresses for this login.
     region: str = "us-east-1"
+    # For a role session's login: the role (with its path), which the session ARN lacks.
+    role_arn: str = ""
 
 
 def mint(token: RegistryToken, key: bytes) -> str:
@@ -73,6 +75,8 @@ def mint(token: RegistryToken, key: bytes) -> str:
         _seconds(token.expires_at),
         token.region,
     ]
+    if token.role_arn:
+        claims.append(token.role_arn)
     payload = json.dumps(claims, separators=(",", ":"), ensure_ascii=True).encode("ascii")
     sealed = f"{VERSION}.{_b64encode(payload)}"
     password = f"{sealed}.{_mac(key, sealed)}"
@@ -110,11 +114,21 @@ def open_token(password: str, key: bytes | Sequence[bytes], *, now: datetime) ->
     # it is still reported as an invalid token rather than a crash.
     try:
         claims = json.loads(_b64decode(parts[1]))
-        access_key_id, account_id, principal_arn, issued, expires, region = claims
-        if not all(isinstance(v, str) for v in (access_key_id, account_id, principal_arn, region)):
+        access_key_id, account_id, principal_arn, issued, expires, region, *rest = claims
+        if len(rest) > 1:
+            raise ValueError("claims")
+        role_arn = rest[0] if rest else ""
+        strings = (access_key_id, account_id, principal_arn, region, role_arn)
+        if not all(isinstance(v, str) for v in strings):
             raise ValueError("claims")
         token = RegistryToken(
-            access_key_id, account_id, principal_arn, _moment(issued), _moment(expires), region
+            access_key_id,
+            account_id,
+            principal_arn,
+            _moment(issued),
+            _moment(expires),
+            region,
+            role_arn,
         )
     except (ValueError, TypeError, OverflowError, OSError, binascii.Error):
         raise InvalidToken() from None

@@ -8,6 +8,7 @@ that the access key it names is still active.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import string
@@ -15,21 +16,52 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+
 from berth.domain import sigv4, tokens
+from berth.domain.arns import principal_from_arn
+from berth.domain.policy import Principal
 from berth.errors import NotAuthenticated
 from berth.storage.crypto import Sealer, derive_key
 from berth.storage.ports import AccessKey, MetadataStore
 
 TOKEN_LIFETIME = timedelta(hours=12)
 ACTIVE = "Active"
+SESSION_KEY_PREFIX = "ASIA"
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def new_key_id(prefix: str = "AKIA") -> str:
+    return prefix + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+
+
+def new_secret() -> str:
+    return base64.b64encode(secrets.token_bytes(30)).decode()
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
     account_id: str
     access_key_id: str
-    principal_arn: str
+    principal: Principal
+    # Temporary credentials (AssumeRole) end; long-term keys do not.
+    expires_at: datetime | None = None
+
+    @property
+    def principal_arn(self) -> str:
+        return self.principal.arn
+
+    @property
+    def is_session(self) -> bool:
+        return self.expires_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +80,13 @@ class AuthService:
         self._metadata = metadata
         self._sealer = Sealer(derive_key(master_key, "berth/access-key-secrets/v1"))
         self._token_key = derive_key(master_key, "berth/registry-tokens/v1")
+        # Session credentials are stateless, as on AWS: the token carries the session's secret
+        # and principal, sealed under a key only Berth holds.
+        self._sessions = Sealer(derive_key(master_key, "berth/session-tokens/v1"))
+
+    def seal_secret(self, secret_access_key: str, access_key_id: str) -> bytes:
+        """A secret as the access_keys table stores it."""
+        return self._sealer.seal(secret_access_key.encode(), access_key_id)
 
     # access keys
 
@@ -64,15 +103,15 @@ class AuthService:
         if not access_key_id:
             if await self._metadata.count_access_keys(account_id):
                 return None
-            access_key_id = "AKIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
-            secret_access_key = base64.b64encode(secrets.token_bytes(30)).decode()
+            access_key_id = new_key_id()
+            secret_access_key = new_secret()
             generated = (access_key_id, secret_access_key)
         await self._metadata.put_access_key(
             AccessKey(
                 id=access_key_id,
                 account_id=account_id,
                 principal_arn=root_arn(account_id),
-                sealed_secret=self._sealer.seal(secret_access_key.encode(), access_key_id),
+                sealed_secret=self.seal_secret(secret_access_key, access_key_id),
                 status=ACTIVE,
                 created_at=datetime.now(UTC),
             )
@@ -92,24 +131,69 @@ class AuthService:
         now = now or datetime.now(UTC)
         parsed = sigv4.parse_authorization(request)
         sigv4.check_request(parsed, now=now, expected_service=service)
-        key = await self._active_key(parsed.credential.access_key_id)
-        if key is None:
-            raise sigv4.UnrecognizedClient()
-        secret = self._sealer.open(key.sealed_secret, key.id).decode()
+        key_id = parsed.credential.access_key_id
+        if key_id.startswith(SESSION_KEY_PREFIX):
+            caller, secret = self._open_session(key_id, parsed.security_token, now)
+        else:
+            key = await self._active_key(key_id)
+            if key is None:
+                raise sigv4.UnrecognizedClient()
+            secret = self._sealer.open(key.sealed_secret, key.id).decode()
+            caller = Caller(key.account_id, key.id, principal_from_arn(key.principal_arn))
         sigv4.verify(request, parsed, secret, now=now, expected_service=service)
-        return Caller(key.account_id, key.id, key.principal_arn), parsed.credential.region
+        return caller, parsed.credential.region
+
+    # temporary credentials (STS)
+
+    def mint_session(self, principal: Principal, expires_at: datetime) -> SessionCredentials:
+        assert principal.account is not None
+        key_id = new_key_id(SESSION_KEY_PREFIX)
+        secret = new_secret()
+        claims = [
+            secret,
+            principal.account,
+            principal.arn,
+            principal.role_arn or "",
+            principal.userid or "",
+            int(expires_at.timestamp()),
+        ]
+        sealed = self._sessions.seal(json.dumps(claims).encode(), key_id)
+        token = base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+        return SessionCredentials(
+            key_id, secret, token, datetime.fromtimestamp(int(expires_at.timestamp()), UTC)
+        )
+
+    def _open_session(self, key_id: str, token: str | None, now: datetime) -> tuple[Caller, str]:
+        if not token:
+            raise sigv4.UnrecognizedClient()
+        try:
+            sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            secret, account, arn, role_arn, userid, expires = json.loads(
+                self._sessions.open(sealed, key_id)
+            )
+            principal = principal_from_arn(arn, role_arn=role_arn, userid=userid or None)
+            expires_at = datetime.fromtimestamp(expires, UTC)
+        except (ValueError, TypeError, InvalidTag):
+            raise sigv4.UnrecognizedClient() from None
+        if now >= expires_at:
+            raise sigv4.ExpiredToken()
+        return Caller(account, key_id, principal, expires_at), secret
 
     async def get_authorization_token(
         self, caller: Caller, region: str, *, now: datetime | None = None
     ) -> AuthorizationData:
         issued = now or datetime.now(UTC)
+        expires = issued + TOKEN_LIFETIME
+        if caller.expires_at is not None:
+            expires = min(expires, caller.expires_at)  # a login cannot outlive its session
         token = tokens.RegistryToken(
             access_key_id=caller.access_key_id,
             account_id=caller.account_id,
             principal_arn=caller.principal_arn,
             issued_at=issued,
-            expires_at=issued + TOKEN_LIFETIME,
+            expires_at=expires,
             region=region,
+            role_arn=caller.principal.role_arn or "" if caller.is_session else "",
         )
         password = tokens.mint(token, self._token_key)
         encoded = base64.b64encode(f"AWS:{password}".encode()).decode()
@@ -131,11 +215,18 @@ class AuthService:
             token = tokens.open_token(password, [self._token_key], now=now or datetime.now(UTC))
         except (tokens.InvalidToken, tokens.ExpiredToken):
             raise NotAuthenticated("Not Authorized") from None
+        if token.access_key_id.startswith(SESSION_KEY_PREFIX):
+            # A session's login lives as long as the session at most, like the session itself.
+            principal = principal_from_arn(token.principal_arn, role_arn=token.role_arn)
+            return Caller(token.account_id, token.access_key_id, principal, token.expires_at), (
+                token.region
+            )
         # A token dies with its access key: deleted or deactivated keys stop working at once.
         key = await self._active_key(token.access_key_id)
         if key is None or key.account_id != token.account_id:
             raise NotAuthenticated("Not Authorized")
-        return Caller(key.account_id, key.id, key.principal_arn), token.region
+        caller = Caller(key.account_id, key.id, principal_from_arn(key.principal_arn))
+        return caller, token.region
 
 
 def write_credentials_file(path: Path, access_key_id: str, secret_access_key: str) -> None:

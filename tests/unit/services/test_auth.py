@@ -10,9 +10,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
+from unittest import mock
 
 import pytest
+from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
+from berth.domain import sigv4
+from berth.domain.policy import Principal
 from berth.errors import NotAuthenticated
 from berth.services.auth import AuthService, Caller, write_credentials_file
 from berth.storage.metadata import migrate
@@ -33,6 +39,22 @@ def run(tmp_path: Path, test: Callable[[AuthService, SqlMetadataStore], Awaitabl
             await store.close()
 
     return asyncio.run(main())
+
+
+def signed_request(
+    key_id: str, secret: str, at: datetime, *, token: str | None = None
+) -> sigv4.SignedRequest:
+    """A DescribeRepositories call as botocore signs it at `at`."""
+    url = "https://api.ecr.us-east-1.amazonaws.com/"
+    headers = {
+        "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    request = AWSRequest(method="POST", url=url, headers=headers, data=b"{}")
+    with mock.patch("botocore.auth.get_current_datetime", return_value=at.replace(tzinfo=None)):
+        SigV4Auth(Credentials(key_id, secret, token), "ecr", "us-east-1").add_auth(request)
+    pairs = [*request.headers.items(), ("Host", "api.ecr.us-east-1.amazonaws.com")]
+    return sigv4.SignedRequest("POST", url, pairs, b"{}")
 
 
 def basic(password: str, user: str = "AWS") -> str:
@@ -66,7 +88,7 @@ def test_explicit_root_key_is_stored(tmp_path: Path) -> None:
 def test_token_round_trip_expiry_and_revocation(tmp_path: Path) -> None:
     async def test(auth: AuthService, store: SqlMetadataStore) -> None:
         await auth.ensure_root_key(ACCOUNT, "AKIAEXPLICIT00000001", "s3cret")
-        caller = Caller(ACCOUNT, "AKIAEXPLICIT00000001", f"arn:aws:iam::{ACCOUNT}:root")
+        caller = Caller(ACCOUNT, "AKIAEXPLICIT00000001", Principal.root(ACCOUNT))
         issued = datetime.now(UTC)
         data = await auth.get_authorization_token(caller, "eu-west-1", now=issued)
         assert data.expires_at - issued == timedelta(hours=12)
@@ -94,3 +116,51 @@ def test_credentials_file_is_private(tmp_path: Path) -> None:
     write_credentials_file(path, "AKIAEXAMPLE", "secret")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "aws_secret_access_key = secret" in path.read_text()
+
+
+def test_session_credentials_sign_requests_and_log_in_until_they_expire(tmp_path: Path) -> None:
+    async def test(auth: AuthService, store: SqlMetadataStore) -> None:
+        principal = Principal.assumed_role(
+            ACCOUNT, "puller", "build-7", role_id="AROAPULLER0000000001", path="/ci/"
+        )
+        now = datetime.now(UTC)
+        session = auth.mint_session(principal, now + timedelta(hours=1))
+        assert session.access_key_id.startswith("ASIA")
+        request = signed_request(
+            session.access_key_id,
+            session.secret_access_key,
+            now,
+            token=session.session_token,
+        )
+        caller, region = await auth.authenticate(request, service="ecr", now=now)
+        assert caller.principal == principal
+        assert caller.expires_at == session.expires_at
+        assert region == "us-east-1"
+        # A login minted from a session ends with it and keeps the role's path.
+        data = await auth.get_authorization_token(caller, "us-east-1", now=now)
+        assert data.expires_at == session.expires_at
+        login, _ = await auth.authenticate_registry("Basic " + data.token, now=now)
+        assert login.principal.role_arn == f"arn:aws:iam::{ACCOUNT}:role/ci/puller"
+        later = now + timedelta(hours=2)
+        with pytest.raises(sigv4.ExpiredToken):
+            await auth.authenticate(
+                signed_request(
+                    session.access_key_id, session.secret_access_key, later,
+                    token=session.session_token,
+                ),
+                service="ecr",
+                now=later,
+            )  # fmt: skip
+        # No token, a token for another key, or a forged one: not recognised.
+        other = auth.mint_session(principal, now + timedelta(hours=1))
+        for token in (None, other.session_token, session.session_token[:-4] + "AAAA"):
+            with pytest.raises(sigv4.UnrecognizedClient):
+                await auth.authenticate(
+                    signed_request(
+                        session.access_key_id, session.secret_access_key, now, token=token
+                    ),
+                    service="ecr",
+                    now=now,
+                )
+
+    run(tmp_path, test)
