@@ -6,11 +6,16 @@ run while it serves.
 
 from __future__ import annotations
 
+import re
+import secrets
 import sys
 from typing import TextIO
 
-from berth.app import Installation
+from berth.app import Installation, open_installation
+from berth.config import Settings
+from berth.services.auth import AuthService
 from berth.services.gc import GcReport
+from berth.storage.crypto import load_master_key
 from berth.storage.ports import Repository
 
 
@@ -97,6 +102,35 @@ async def gc(installation: Installation, *, dry_run: bool, out: TextIO | None = 
             f"reclaimed {_size(result.bytes)} ({result.bytes} bytes)",
             file=out,
         )
+    return 0
+
+
+async def create_account(
+    settings: Settings, account_id: str | None, *, out: TextIO | None = None
+) -> int:
+    """A new account with a root access key, shown once (as on first start)."""
+    out = out or sys.stdout
+    account_id = account_id or f"{secrets.randbelow(10**12):012d}"
+    if not re.fullmatch(r"[0-9]{12}", account_id):
+        print(f"berth: an account id is 12 digits, not {account_id!r}", file=sys.stderr)
+        return 2
+    installation = open_installation(settings)
+    try:
+        auth = AuthService(
+            installation.metadata, load_master_key(settings.secret_key, settings.data_dir)
+        )
+        pair = await auth.ensure_root_key(account_id)
+    finally:
+        await installation.metadata.close()
+    if pair is None:
+        print(f"berth: account {account_id} exists already", file=sys.stderr)
+        return 1
+    print(
+        f"Created account {account_id} and its root access key:\n"
+        f"  AWS_ACCESS_KEY_ID={pair[0]}\n"
+        f"  AWS_SECRET_ACCESS_KEY={pair[1]}",
+        file=out,
+    )
     return 0
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -15,19 +16,32 @@ from berth.api import ops
 from berth.api.ecr.dispatch import EcrApi
 from berth.api.ecr.operations import Operations
 from berth.api.ecr.signing import sigv4_authenticator
+from berth.api.iam.errors import to_query_error
+from berth.api.iam.operations import IamOperations
 from berth.api.inflight import InFlight
 from berth.api.oci.routes import OciApi
+from berth.api.query.dispatch import Call as QueryCall
+from berth.api.query.dispatch import Handler as QueryHandler
+from berth.api.query.dispatch import QueryApi, signed_service
+from berth.api.query.wire import QueryModel
+from berth.api.sts import StsOperations
 from berth.config import Settings
 from berth.domain.scope import Scope
-from berth.services.auth import AuthService, write_credentials_file
+from berth.services.auth import AuthService, Caller, write_credentials_file
+from berth.services.authz import Authorizer, Target
 from berth.services.gc import GarbageCollector
+from berth.services.iam import IamService
 from berth.services.images import EcrImages
+from berth.services.policies import PoliciesService
 from berth.services.registry import Registry
+from berth.services.sts import StsService
 from berth.storage.blobs.filesystem import FilesystemBlobStore
 from berth.storage.crypto import load_master_key
 from berth.storage.metadata import migrate
 from berth.storage.metadata.gc import SqlGarbageStore
+from berth.storage.metadata.iam import SqlIamStore
 from berth.storage.metadata.lifecycle import SqlLifecycleStore
+from berth.storage.metadata.policies import SqlPolicyStore
 from berth.storage.metadata.store import SqlMetadataStore
 
 log = logging.getLogger(__name__)
@@ -81,6 +95,26 @@ def open_installation(settings: Settings) -> Installation:
     return Installation(metadata, blob_store, registry, collector)
 
 
+def _invalidating(
+    handlers: Mapping[str, QueryHandler], authorizer: Authorizer
+) -> dict[str, QueryHandler]:
+    """IAM handlers that drop the authorizer's cached policies after every change."""
+
+    def wrap(handler: QueryHandler) -> QueryHandler:
+        async def changed(call: QueryCall, params: dict[str, Any]) -> Mapping[str, Any] | None:
+            try:
+                return await handler(call, params)
+            finally:
+                authorizer.invalidate()
+
+        return changed
+
+    return {
+        name: handler if name.startswith(("Get", "List")) else wrap(handler)
+        for name, handler in handlers.items()
+    }
+
+
 def create_app(settings: Settings) -> web.Application:
     installation = open_installation(settings)
     metadata, registry, collector = (
@@ -89,10 +123,14 @@ def create_app(settings: Settings) -> web.Application:
         installation.collector,
     )
     auth = AuthService(metadata, load_master_key(settings.secret_key, settings.data_dir))
+    policy_store = SqlPolicyStore(metadata)
+    iam = IamService(SqlIamStore(metadata), auth.seal_secret)
+    authorizer = Authorizer(iam, policy_store, metadata)
     oci = OciApi(
         registry,
         Scope(settings.account_id, settings.region),
         auth.authenticate_registry,
+        authorizer,
         realm=settings.registry_url,
         anonymous_pull=settings.anonymous_pull,
     )
@@ -102,8 +140,28 @@ def create_app(settings: Settings) -> web.Application:
         auth=auth,
         metadata=metadata,
         registry_url=settings.registry_url,
+        authorizer=authorizer,
+        policies=PoliciesService(policy_store, registry.repositories, authorizer),
     )
-    ecr = EcrApi(operations.table(), sigv4_authenticator(auth))
+    ecr = EcrApi(operations.table(), sigv4_authenticator(auth), authorize=operations.authorize)
+
+    async def authorize_iam(caller: Caller, action: str, resource: str) -> None:
+        await authorizer.authorize(caller, action, Target(caller.account_id, "", resource=resource))
+
+    query_apis = {
+        "iam": QueryApi(
+            QueryModel("iam"),
+            _invalidating(IamOperations(iam, authorize_iam).table(), authorizer),
+            auth.authenticate_query,
+            to_query_error,
+        ),
+        "sts": QueryApi(
+            QueryModel("sts"),
+            StsOperations(StsService(iam, auth, authorizer)).table(),
+            auth.authenticate_query,
+            to_query_error,
+        ),
+    }
     generated: list[GeneratedRootKey] = []
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -133,8 +191,13 @@ def create_app(settings: Settings) -> web.Application:
         await metadata.close()
 
     async def aws(request: web.Request) -> web.StreamResponse:
-        # Only ECR lives on `POST /` so far; it answers any other target with AWS's
-        # UnknownOperationException. STS, CloudTrail and Logs will dispatch here too.
+        # `POST /` is every AWS API Berth speaks: JSON services by X-Amz-Target, Query services
+        # (IAM, STS) by the service their signature is scoped to. ECR answers anything else
+        # with UnknownOperationException.
+        if not EcrApi.accepts(request):
+            api = query_apis.get(signed_service(request) or "")
+            if api is not None:
+                return await api.handle(request)
         return await ecr.handle(request)
 
     in_flight = InFlight()

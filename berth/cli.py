@@ -62,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="show what would expire, change nothing"
     )
 
+    account = commands.add_parser("account", help="accounts of this installation")
+    account_commands = account.add_subparsers(dest="action", required=True)
+    create = account_commands.add_parser(
+        "create", help="create an account and print its root access key (once)"
+    )
+    _store_flags(create)
+    create.add_argument("--account-id", help="12 digits (default: random)")
+
     gc = commands.add_parser(
         "gc", help="delete unreferenced blobs and expired uploads (safe while Berth serves)"
     )
@@ -77,7 +85,9 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    local = ("command", "config", "action", "repository", "dry_run")
+    local: tuple[str, ...] = ("command", "config", "action", "repository", "dry_run")
+    if args.command == "account":
+        local = (*local, "account_id")  # the account to create, not the server's own
     flags = {k: v for k, v in vars(args).items() if k not in local}
     try:
         settings = load_settings(args.config, **flags)
@@ -92,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         migrate.upgrade(settings.sqlalchemy_url)
         return 0
+    if args.command == "account":
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        migrate.upgrade(settings.sqlalchemy_url)
+        return asyncio.run(admin.create_account(settings, args.account_id))
     if args.command in ("lifecycle", "gc"):
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         migrate.upgrade(settings.sqlalchemy_url)

@@ -156,3 +156,11 @@ class LifecyclePolicyPreviewNotFound(BerthError):
 
 class AccessDenied(BerthError):
     """A policy denies the request."""
+
+
+class RepositoryPolicyNotFound(BerthError):
+    pass
+
+
+class RegistryPolicyNotFound(BerthError):
+    pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from berth.domain.policy import Principal
 
@@ -24,7 +25,7 @@ def principal_from_arn(arn: str, *, role_arn: str = "", userid: str | None = Non
         principal = Principal.assumed_role(
             session["account"], session["role"], session["session"], path=path
         )
-        return _with_userid(principal, userid)
+        return principal if userid is None else replace(principal, userid=userid)
     iam = _IAM.fullmatch(arn)
     if iam is None:
         raise ValueError(f"not a principal ARN: {arn}")
@@ -37,16 +38,3 @@ def principal_from_arn(arn: str, *, role_arn: str = "", userid: str | None = Non
             iam["account"], rest[name_at + 1 :], userid=userid, path=rest[4 : name_at + 1]
         )
     raise ValueError(f"not a principal ARN: {arn}")
-
-
-def _with_userid(principal: Principal, userid: str | None) -> Principal:
-    if userid is None:
-        return principal
-    return Principal(
-        principal.arn,
-        principal.account,
-        principal.kind,
-        principal.username,
-        userid,
-        principal.role_arn,
-    )

@@ -101,7 +101,7 @@ class AuthService:
         await self._metadata.ensure_account(account_id)
         generated = None
         if not access_key_id:
-            if await self._metadata.count_access_keys(account_id):
+            if await self._metadata.count_root_keys(account_id):
                 return None
             access_key_id = new_key_id()
             secret_access_key = new_secret()
@@ -142,6 +142,12 @@ class AuthService:
             caller = Caller(key.account_id, key.id, principal_from_arn(key.principal_arn))
         sigv4.verify(request, parsed, secret, now=now, expected_service=service)
         return caller, parsed.credential.region
+
+    async def authenticate_query(
+        self, request: sigv4.SignedRequest, service: str
+    ) -> tuple[Caller, str]:
+        """SigV4 for the Query services (IAM, STS): the same keys, another service name."""
+        return await self.authenticate(request, service=service)
 
     # temporary credentials (STS)
 

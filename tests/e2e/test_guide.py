@@ -199,3 +199,174 @@ def test_guide_lifecycle_policy_expires_and_space_comes_back(
     # The image that stayed still pulls whole.
     podman("rmi", "--force", image)
     podman("pull", "--tls-verify=false", image)
+
+
+def test_guide_section_4_policies_mean_what_they_mean_on_aws(
+    tmp_path: Path, podman: Podman, berth_process: BerthProcess
+) -> None:
+    """4.1's identity policy for a CI user, 4.2's repository policy for another account's role:
+    IAM, STS and ECR through the aws CLI, the registry through podman."""
+    berth_process.start(env={"BERTH_CREATE_ON_PUSH": "0"})
+    root_env = {**aws_env(tmp_path, berth_process), "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def aws(env: dict[str, str], *args: str, ok: bool = True) -> Any:
+        result = subprocess.run([AWS, *args], capture_output=True, env=env, timeout=60)
+        if ok and result.returncode != 0:
+            pytest.fail(f"aws {' '.join(args)}:\n{result.stderr.decode(errors='replace')}")
+        if not ok:
+            assert result.returncode != 0, f"aws {' '.join(args)} should have been refused"
+            return result.stderr.decode()
+        return json.loads(result.stdout or b"{}")
+
+    def as_key(key: dict[str, str]) -> dict[str, str]:
+        env = {**root_env, "AWS_ACCESS_KEY_ID": key["AccessKeyId"]}
+        env["AWS_SECRET_ACCESS_KEY"] = key["SecretAccessKey"]
+        if "SessionToken" in key:
+            env["AWS_SESSION_TOKEN"] = key["SessionToken"]
+        return env
+
+    aws(root_env, "ecr", "create-repository", "--repository-name", "my-application")
+    aws(root_env, "ecr", "create-repository", "--repository-name", "someone-else")
+    guide_41 = tmp_path / "ecr-access.json"
+    guide_41.write_text(
+        GUIDE_IDENTITY_POLICY.replace("region", "us-east-1")
+        .replace("account-id", "000000000000")
+        .replace("repository-name", "my-application")
+    )
+    aws(root_env, "iam", "create-user", "--user-name", "ci")
+    aws(root_env, "iam", "put-user-policy", "--user-name", "ci", "--policy-name", "ECRAccess",
+        "--policy-document", f"file://{guide_41}")  # fmt: skip
+    ci = as_key(aws(root_env, "iam", "create-access-key", "--user-name", "ci")["AccessKey"])
+    assert aws(ci, "sts", "get-caller-identity")["Arn"] == "arn:aws:iam::000000000000:user/ci"
+
+    # As on AWS, the guide's policy cannot grant GetAuthorizationToken: that action's resource
+    # is "*", and the policy names a repository.
+    refused = aws(ci, "ecr", "get-login-password", ok=False)
+    assert "AccessDeniedException" in refused
+    assert "ecr:GetAuthorizationToken on resource: *" in refused
+    login_policy = allow("ecr:GetAuthorizationToken", "*")
+    aws(root_env, "iam", "put-user-policy", "--user-name", "ci", "--policy-name", "Login",
+        "--policy-document", login_policy)  # fmt: skip
+
+    password = subprocess.run(
+        [AWS, "ecr", "get-login-password"], capture_output=True, env=ci, check=True, timeout=60
+    ).stdout.decode()
+    podman("login", "--username", "AWS", "--password-stdin", "--tls-verify=false",
+           berth_process.host, stdin=password)  # fmt: skip
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Containerfile").write_text("FROM scratch\nCOPY app.txt /app.txt\n")
+    (context / "app.txt").write_text("section 4\n")
+    image = f"{berth_process.host}/my-application:v1"
+    podman("build", "--quiet", "-t", image, str(context))
+    podman("push", "--tls-verify=false", image)
+    podman("rmi", "--force", image)
+    podman("pull", "--tls-verify=false", image)
+    elsewhere = f"{berth_process.host}/someone-else:v1"
+    podman("tag", image, elsewhere)
+    denied = podman.run("push", "--tls-verify=false", elsewhere)
+    assert denied.returncode != 0
+    assert b"403 (Forbidden)" in denied.stderr
+    denied = aws(ci, "ecr", "delete-repository", "--repository-name", "my-application", ok=False)
+    assert "AccessDeniedException" in denied
+    # A deactivated key stops at once, registry login included.
+    aws(root_env, "iam", "update-access-key", "--user-name", "ci", "--access-key-id",
+        ci["AWS_ACCESS_KEY_ID"], "--status", "Inactive")  # fmt: skip
+    assert "UnrecognizedClientException" in aws(ci, "ecr", "describe-images",
+        "--repository-name", "my-application", ok=False)  # fmt: skip
+    gone = podman.run("pull", "--tls-verify=false", image)
+    assert gone.returncode != 0
+
+    # 4.2: a role in another account may pull once the repository policy names it.
+    created = subprocess.run(
+        [sys.executable, "-m", "berth", "account", "create", "--account-id", "222233334444",
+         "--data-dir", str(berth_process.data_dir), "--database-url", berth_process.database_url],
+        capture_output=True, check=True, timeout=60,
+    ).stdout.decode()  # fmt: skip
+    other = {
+        "AccessKeyId": created.split("AWS_ACCESS_KEY_ID=")[1].split()[0],
+        "SecretAccessKey": created.split("AWS_SECRET_ACCESS_KEY=")[1].split()[0],
+    }
+    other_env = as_key(other)
+    trust = allow("sts:AssumeRole", principal="arn:aws:iam::222233334444:root")
+    aws(other_env, "iam", "create-role", "--role-name", "service-role",
+        "--assume-role-policy-document", trust)  # fmt: skip
+    pull = allow(["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "*")
+    aws(other_env, "iam", "put-role-policy", "--role-name", "service-role", "--policy-name",
+        "pull", "--policy-document", pull)  # fmt: skip
+    aws(other_env, "iam", "create-user", "--user-name", "deployer")
+    assume = allow("sts:AssumeRole", "arn:aws:iam::222233334444:role/service-role")
+    aws(other_env, "iam", "put-user-policy", "--user-name", "deployer", "--policy-name",
+        "assume", "--policy-document", assume)  # fmt: skip
+    deployer = as_key(
+        aws(other_env, "iam", "create-access-key", "--user-name", "deployer")["AccessKey"]
+    )
+    session = aws(deployer, "sts", "assume-role", "--role-arn",
+        "arn:aws:iam::222233334444:role/service-role", "--role-session-name", "pull")  # fmt: skip
+    role = as_key(session["Credentials"])
+    get = ("ecr", "batch-get-image", "--registry-id", "000000000000",
+           "--repository-name", "my-application", "--image-ids", "imageTag=v1")  # fmt: skip
+    assert "AccessDeniedException" in aws(role, *get, ok=False)
+    guide_42 = tmp_path / "repository-policy.json"
+    guide_42.write_text(GUIDE_REPOSITORY_POLICY.replace("account-id", "222233334444"))
+    aws(root_env, "ecr", "set-repository-policy", "--repository-name", "my-application",
+        "--policy-text", f"file://{guide_42}")  # fmt: skip
+    images = aws(role, *get)["images"]
+    assert [i["imageId"]["imageTag"] for i in images] == ["v1"]
+    # Pulling is all it may do.
+    assert "AccessDeniedException" in aws(role, "ecr", "put-image", "--registry-id",
+        "000000000000", "--repository-name", "my-application", "--image-tag", "v2",
+        "--image-manifest", images[0]["imageManifest"], ok=False)  # fmt: skip
+
+
+def allow(action: str | list[str], resource: str = "", principal: str = "") -> str:
+    """A one-statement Allow policy (with a Principal: a trust policy)."""
+    grant: dict[str, Any] = {"Effect": "Allow", "Action": action}
+    if resource:
+        grant["Resource"] = resource
+    if principal:
+        grant["Principal"] = {"AWS": principal}
+    return json.dumps({"Version": "2012-10-17", "Statement": [grant]})
+
+
+# Section 4.1 and 4.2 of the guide, verbatim (placeholders included).
+GUIDE_IDENTITY_POLICY = """{
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "ECRAccess",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:GetAuthorizationToken",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:GetRepositoryPolicy",
+                "ecr:DescribeRepositories",
+                "ecr:ListImages",
+                "ecr:DescribeImages",
+                "ecr:BatchGetImage",
+                "ecr:PutImage",
+                "ecr:InitiateLayerUpload",
+                "ecr:UploadLayerPart",
+                "ecr:CompleteLayerUpload"
+            ],
+            "Resource": "arn:aws:ecr:region:account-id:repository/repository-name"
+        }
+    ]
+}"""
+GUIDE_REPOSITORY_POLICY = """{
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "AllowPull",
+            "Effect": "Allow",
+            "Principal": {
+                "AWS": "arn:aws:iam::account-id:role/service-role"
+            },
+            "Action": [
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer"
+            ]
+        }
+    ]
+}"""

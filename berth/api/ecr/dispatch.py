@@ -50,11 +50,14 @@ class Call:
     region: str  # from the SigV4 credential scope
     source_ip: str | None
     user_agent: str | None
+    secure: bool = False
 
 
 Handler = Callable[[Call, dict[str, Any]], Awaitable[dict[str, Any]]]
 # Returns the caller and the region its signature is scoped to (the region it addresses).
 Authenticate = Callable[[web.Request, bytes], Awaitable[tuple[Any, str]]]
+# Raises (e.g. AccessDenied) unless the caller may run the call with these parameters.
+Authorize = Callable[[Call, dict[str, Any]], Awaitable[None]]
 
 
 class EcrApi:
@@ -63,10 +66,12 @@ class EcrApi:
         handlers: Mapping[str, Handler],
         authenticate: Authenticate,
         *,
+        authorize: Authorize | None = None,
         max_body: int = MAX_BODY,
     ) -> None:
         self._handlers = handlers
         self._authenticate = authenticate
+        self._authorize = authorize
         self._max_body = max_body
 
     @staticmethod
@@ -97,7 +102,10 @@ class EcrApi:
                 region=region,
                 source_ip=request.remote,
                 user_agent=request.headers.get("User-Agent"),
+                secure=request.secure,
             )
+            if self._authorize is not None:
+                await self._authorize(call, params)
             return wire.response(await handler(call, params), request_id)
         except EcrError as exc:
             error = exc

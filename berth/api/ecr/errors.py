@@ -98,6 +98,9 @@ TABLE: dict[type[errors.BerthError], tuple[str | tuple[str, ...], Fields | None]
     errors.LifecyclePolicyPreviewInProgress: ("LifecyclePolicyPreviewInProgressException", None),
     errors.LifecyclePolicyPreviewNotFound: ("LifecyclePolicyPreviewNotFoundException", None),
     errors.NotAuthenticated: ("UnrecognizedClientException", None),
+    errors.AccessDenied: ("AccessDeniedException", None),
+    errors.RepositoryPolicyNotFound: ("RepositoryPolicyNotFoundException", None),
+    errors.RegistryPolicyNotFound: ("RegistryPolicyNotFoundException", None),
 }
 
 

@@ -6,18 +6,22 @@ response shape of botocore's model; nothing here decides anything a service shou
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from berth.api.ecr import access
+from berth.api.ecr.access import scope_of
 from berth.domain.digests import digest_of, parse_digest
 from berth.domain.manifests import parse_manifest
 from berth.domain.scope import Scope
 from berth.domain.settings import RepositorySettings
 from berth.errors import InvalidDigest, InvalidParameter, UploadRangeInvalid
 from berth.services.auth import AuthService, Caller
+from berth.services.authz import Authorizer
 from berth.services.images import EcrImages, ImageFailure, ImageId, ImagesService
+from berth.services.policies import PoliciesService
 from berth.services.registry import Registry
 from berth.services.repositories import repository_arn
 from berth.storage.ports import ImageRecord, LifecyclePolicyRecord, MetadataStore, Repository
@@ -41,6 +45,8 @@ class Operations:
     auth: AuthService
     metadata: MetadataStore
     registry_url: str
+    authorizer: Authorizer
+    policies: PoliciesService
 
     @property
     def registry_host(self) -> str:
@@ -71,11 +77,30 @@ class Operations:
             "DeleteLifecyclePolicy": self.delete_lifecycle_policy,
             "StartLifecyclePolicyPreview": self.start_lifecycle_policy_preview,
             "GetLifecyclePolicyPreview": self.get_lifecycle_policy_preview,
+            "SetRepositoryPolicy": self.set_repository_policy,
+            "GetRepositoryPolicy": self.get_repository_policy,
+            "DeleteRepositoryPolicy": self.delete_repository_policy,
+            "PutRegistryPolicy": self.put_registry_policy,
+            "GetRegistryPolicy": self.get_registry_policy,
+            "DeleteRegistryPolicy": self.delete_registry_policy,
             "GetAuthorizationToken": self.get_authorization_token,
             "DescribeRegistry": self.describe_registry,
             "GetAccountSetting": self.get_account_setting,
             "PutAccountSetting": self.put_account_setting,
         }
+
+    async def authorize(self, call: Any, p: dict[str, Any]) -> None:
+        """The dispatcher's authorization hook: `ecr:<Operation>` on every target."""
+        context: dict[str, str | Sequence[str]] = {
+            "aws:SecureTransport": "true" if call.secure else "false",
+        }
+        if call.source_ip:
+            context["aws:SourceIp"] = call.source_ip
+        action = f"ecr:{call.operation}"
+        for target, keys in access.requests(call.operation, call, p):
+            await self.authorizer.authorize(
+                call.caller, action, target, context={**context, **keys}
+            )
 
     # repositories
 
@@ -91,25 +116,25 @@ class Operations:
         )
         tags = {t["Key"]: t["Value"] for t in p.get("tags", [])}
         repository = await self.registry.repositories.create_repository(
-            _scope(call, p), p["repositoryName"], settings, tags
+            scope_of(call, p), p["repositoryName"], settings, tags
         )
         return {"repository": self._repository(repository)}
 
     async def describe_repositories(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
         found, token = await self.registry.repositories.describe_repositories(
-            _scope(call, p), p.get("repositoryNames"), p.get("nextToken"), p.get("maxResults")
+            scope_of(call, p), p.get("repositoryNames"), p.get("nextToken"), p.get("maxResults")
         )
         return {"repositories": [self._repository(r) for r in found], "nextToken": token}
 
     async def delete_repository(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
         repository = await self.registry.repositories.delete_repository(
-            _scope(call, p), p["repositoryName"], force=bool(p.get("force", False))
+            scope_of(call, p), p["repositoryName"], force=bool(p.get("force", False))
         )
         return {"repository": self._repository(repository)}
 
     async def put_image_tag_mutability(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
         repository = await self.registry.repositories.put_image_tag_mutability(
-            _scope(call, p), p["repositoryName"], p["imageTagMutability"], _filters(p)
+            scope_of(call, p), p["repositoryName"], p["imageTagMutability"], _filters(p)
         )
         response: dict[str, Any] = {
             "registryId": repository.account_id,
@@ -125,7 +150,7 @@ class Operations:
     ) -> dict[str, Any]:
         scan_on_push = bool(p.get("imageScanningConfiguration", {}).get("scanOnPush", False))
         repository = await self.registry.repositories.put_image_scanning_configuration(
-            _scope(call, p), p["repositoryName"], scan_on_push
+            scope_of(call, p), p["repositoryName"], scan_on_push
         )
         return {
             "registryId": repository.account_id,
@@ -135,18 +160,18 @@ class Operations:
 
     async def tag_resource(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
         tags = {t["Key"]: t["Value"] for t in p["tags"]}
-        await self.registry.repositories.tag_resource(_scope(call, {}), p["resourceArn"], tags)
+        await self.registry.repositories.tag_resource(scope_of(call, {}), p["resourceArn"], tags)
         return {}
 
     async def untag_resource(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
         await self.registry.repositories.untag_resource(
-            _scope(call, {}), p["resourceArn"], p["tagKeys"]
+            scope_of(call, {}), p["resourceArn"], p["tagKeys"]
         )
         return {}
 
     async def list_tags_for_resource(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
         tags = await self.registry.repositories.list_tags_for_resource(
-            _scope(call, {}), p["resourceArn"]
+            scope_of(call, {}), p["resourceArn"]
         )
         return {"tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
 
@@ -154,7 +179,7 @@ class Operations:
 
     async def list_images(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
         ids, token = await self.ecr_images.list_images(
-            _scope(call, p),
+            scope_of(call, p),
             p["repositoryName"],
             (p.get("filter") or {}).get("tagStatus", "ANY"),
             p.get("nextToken"),
@@ -163,7 +188,7 @@ class Operations:
         return {"imageIds": [_image_id(i) for i in ids], "nextToken": token}
 
     async def describe_images(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
-        scope = _scope(call, p)
+        scope = scope_of(call, p)
         image_ids = [_parse_image_id(i) for i in p.get("imageIds", [])] or None
         if image_ids and (p.get("nextToken") or p.get("maxResults")):
             raise InvalidParameter("maxResults and nextToken cannot be used together with imageIds")
@@ -181,7 +206,7 @@ class Operations:
         }
 
     async def batch_get_image(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
-        scope = _scope(call, p)
+        scope = scope_of(call, p)
         found, failures = await self.ecr_images.batch_get_image(
             scope,
             p["repositoryName"],
@@ -204,7 +229,7 @@ class Operations:
 
     async def batch_delete_image(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
         deleted, failures = await self.ecr_images.batch_delete_image(
-            _scope(call, p), p["repositoryName"], [_parse_image_id(i) for i in p["imageIds"]]
+            scope_of(call, p), p["repositoryName"], [_parse_image_id(i) for i in p["imageIds"]]
         )
         return {
             "imageIds": [_image_id(i) for i in deleted],
@@ -212,7 +237,7 @@ class Operations:
         }
 
     async def put_image(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
-        scope = _scope(call, p)
+        scope = scope_of(call, p)
         images: ImagesService = self.registry.images
         manifest = p["imageManifest"].encode()
         tag = p.get("imageTag")
@@ -254,7 +279,7 @@ class Operations:
                     }
                 )
         found = await self.registry.uploads.batch_check_layer_availability(
-            _scope(call, p), p["repositoryName"], wellformed
+            scope_of(call, p), p["repositoryName"], wellformed
         )
         for digest, size in found:
             if size is None:
@@ -273,12 +298,12 @@ class Operations:
 
     async def initiate_layer_upload(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
         status = await self.registry.uploads.initiate_layer_upload(
-            _scope(call, p), p["repositoryName"]
+            scope_of(call, p), p["repositoryName"]
         )
         return {"uploadId": status.id, "partSize": LAYER_PART_SIZE}
 
     async def upload_layer_part(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
-        scope = _scope(call, p)
+        scope = scope_of(call, p)
         blob: bytes = p["layerPartBlob"]
         first, last = p["partFirstByte"], p["partLastByte"]
         if last - first + 1 != len(blob):
@@ -307,7 +332,7 @@ class Operations:
         }
 
     async def complete_layer_upload(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
-        scope = _scope(call, p)
+        scope = scope_of(call, p)
         digest = await self.registry.uploads.complete_ecr_layer_upload(
             scope, p["repositoryName"], p["uploadId"], p["layerDigests"][0]
         )
@@ -320,7 +345,7 @@ class Operations:
 
     async def get_download_url_for_layer(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
         layer = await self.registry.blobs.get_layer(
-            _scope(call, p), p["repositoryName"], p["layerDigest"]
+            scope_of(call, p), p["repositoryName"], p["layerDigest"]
         )
         # ECR hands out a pre-signed storage URL; Berth's blob URL needs the registry login.
         return {
@@ -331,7 +356,7 @@ class Operations:
     # lifecycle policies
 
     async def put_lifecycle_policy(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
-        scope = _scope(call, p)
+        scope = scope_of(call, p)
         await self.registry.lifecycle.put_lifecycle_policy(
             scope, p["repositoryName"], p["lifecyclePolicyText"]
         )
@@ -342,17 +367,17 @@ class Operations:
         }
 
     async def get_lifecycle_policy(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
-        scope = _scope(call, p)
+        scope = scope_of(call, p)
         policy = await self.registry.lifecycle.get_lifecycle_policy(scope, p["repositoryName"])
         return _policy_shape(scope, p["repositoryName"], policy)
 
     async def delete_lifecycle_policy(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
-        scope = _scope(call, p)
+        scope = scope_of(call, p)
         policy = await self.registry.lifecycle.delete_lifecycle_policy(scope, p["repositoryName"])
         return _policy_shape(scope, p["repositoryName"], policy)
 
     async def start_lifecycle_policy_preview(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
-        scope = _scope(call, p)
+        scope = scope_of(call, p)
         text, status = await self.registry.lifecycle.start_lifecycle_policy_preview(
             scope, p["repositoryName"], p.get("lifecyclePolicyText")
         )
@@ -364,7 +389,7 @@ class Operations:
         }
 
     async def get_lifecycle_policy_preview(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
-        scope = _scope(call, p)
+        scope = scope_of(call, p)
         image_ids = [_parse_image_id(i) for i in p.get("imageIds", [])]
         digests = None
         if image_ids:
@@ -398,6 +423,40 @@ class Operations:
             response["summary"] = {"expiringImageTotalCount": preview.record.expiring_count or 0}
         return response
 
+    # resource policies
+
+    async def set_repository_policy(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = scope_of(call, p)
+        await self.policies.set_repository_policy(
+            call.caller, scope, p["repositoryName"], p["policyText"], force=bool(p.get("force"))
+        )
+        return _repository_policy(scope, p["repositoryName"], p["policyText"])
+
+    async def get_repository_policy(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = scope_of(call, p)
+        text = await self.policies.get_repository_policy(scope, p["repositoryName"])
+        return _repository_policy(scope, p["repositoryName"], text)
+
+    async def delete_repository_policy(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = scope_of(call, p)
+        text = await self.policies.delete_repository_policy(scope, p["repositoryName"])
+        return _repository_policy(scope, p["repositoryName"], text)
+
+    async def put_registry_policy(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = scope_of(call, p)
+        await self.policies.put_registry_policy(scope, p["policyText"])
+        return {"registryId": scope.account_id, "policyText": p["policyText"]}
+
+    async def get_registry_policy(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = scope_of(call, p)
+        text = await self.policies.get_registry_policy(scope)
+        return {"registryId": scope.account_id, "policyText": text}
+
+    async def delete_registry_policy(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = scope_of(call, p)
+        text = await self.policies.delete_registry_policy(scope)
+        return {"registryId": scope.account_id, "policyText": text}
+
     # registry
 
     async def get_authorization_token(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
@@ -422,7 +481,7 @@ class Operations:
     async def get_account_setting(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
         name = p["name"]
         default, _ = _account_setting(name)
-        scope = _scope(call, {})
+        scope = scope_of(call, {})
         value = await self.metadata.get_account_setting(scope.account_id, scope.region, name)
         return {"name": name, "value": value or default}
 
@@ -434,8 +493,9 @@ class Operations:
                 f"Invalid parameter at 'value' failed to satisfy constraint: "
                 f"'must be one of {', '.join(allowed)}'"
             )
-        scope = _scope(call, {})
+        scope = scope_of(call, {})
         await self.metadata.put_account_setting(scope.account_id, scope.region, name, value)
+        self.authorizer.invalidate()  # REGISTRY_POLICY_SCOPE changes what the policies govern
         return {"name": name, "value": value}
 
     def _repository(self, repository: Repository) -> dict[str, Any]:
@@ -457,16 +517,8 @@ class Operations:
         return shape
 
 
-def _scope(call: Any, p: dict[str, Any]) -> Scope:
-    """The registry a call addresses: the caller's own account, in the region it signed for."""
-    caller: Caller = call.caller
-    registry_id = p.get("registryId")
-    if registry_id and registry_id != caller.account_id:
-        # Cross-account access arrives with repository policies; until then it is denied.
-        raise InvalidParameter(
-            f"Invalid parameter at 'registryId': cannot act on registry {registry_id}"
-        )
-    return Scope(caller.account_id, call.region)
+def _repository_policy(scope: Scope, name: str, text: str) -> dict[str, Any]:
+    return {"registryId": scope.account_id, "repositoryName": name, "policyText": text}
 
 
 def _filters(p: dict[str, Any]) -> tuple[str, ...]:

@@ -46,11 +46,11 @@ async def delete_blob(request: web.Request, ctx: Context, name: str, digest: str
 async def start_upload(request: web.Request, ctx: Context, name: str) -> web.Response:
     uploads = ctx.registry.uploads
     query = request.query
-    if "mount" in query:
+    if "mount" in query and ctx.can_mount:
         mounted = await uploads.mount_layer(ctx.scope, name, query["mount"], query.get("from"))
         if mounted is not None:
             return web.Response(status=201, headers=_blob_headers(name, mounted.digest))
-    elif "digest" in query:
+    elif "digest" in query and "mount" not in query:
         digest = await uploads.upload_blob(
             ctx.scope, name, query["digest"], body(request), request.content_length
         )

@@ -23,6 +23,8 @@ MAX_PAGE = 1000
 class Context:
     registry: Registry
     scope: Scope
+    # Whether a `mount` request may link the blob (the caller may read its source).
+    can_mount: bool = True
 
 
 async def body(request: web.Request) -> AsyncIterator[bytes]:

@@ -37,6 +37,7 @@ TABLE: dict[type[errors.BerthError], tuple[int, str, Headers | None]] = {
     errors.ManifestNotFound: (404, "MANIFEST_UNKNOWN", None),
     errors.ManifestBlobUnknown: (400, "MANIFEST_BLOB_UNKNOWN", None),
     errors.ManifestReferenced: (409, "DENIED", None),
+    errors.AccessDenied: (403, "DENIED", None),
 }
 
 

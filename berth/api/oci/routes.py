@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from berth.api.oci.errors import error_response, render
 from berth.domain.scope import Scope, scope_from_host
 from berth.errors import BerthError, NotAuthenticated
 from berth.services.auth import Caller
+from berth.services.authz import Authorizer, Target
 from berth.services.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -32,40 +33,58 @@ async def _base(request: web.Request, ctx: Context) -> web.Response:
     return web.json_response({})
 
 
-ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
-    (re.compile(r"^$"), {"GET": _base, "HEAD": _base}),
-    (re.compile(r"^_catalog$"), {"GET": manifests.catalog}),
-    (re.compile(rf"^{_NAME}/tags/list$"), {"GET": manifests.list_tags}),
+# The actions ECR checks for each kind of registry request (its IAM documentation's mapping).
+PULL = ("ecr:BatchGetImage",)
+PUSH_MANIFEST = ("ecr:PutImage",)
+DELETE = ("ecr:BatchDeleteImage",)
+LAYER_READ = ("ecr:GetDownloadUrlForLayer",)
+LAYER_CHECK = ("ecr:BatchCheckLayerAvailability",)
+LAYER_PUSH = ("ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload")
+LAYER_PART = ("ecr:UploadLayerPart",)
+LAYER_COMPLETE = ("ecr:CompleteLayerUpload",)
+Route = tuple[Handler, tuple[str, ...]]
+
+ROUTES: list[tuple[re.Pattern[str], dict[str, Route]]] = [
+    (re.compile(r"^$"), {"GET": (_base, ()), "HEAD": (_base, ())}),
+    (re.compile(r"^_catalog$"), {"GET": (manifests.catalog, ("ecr:DescribeRepositories",))}),
+    (re.compile(rf"^{_NAME}/tags/list$"), {"GET": (manifests.list_tags, ("ecr:ListImages",))}),
     (
         re.compile(rf"^{_NAME}/manifests/(?P<reference>[^/]+)$"),
         {
-            "GET": manifests.get_manifest,
-            "HEAD": manifests.get_manifest,
-            "PUT": manifests.put_manifest,
-            "DELETE": manifests.delete_manifest,
+            "GET": (manifests.get_manifest, PULL),
+            "HEAD": (manifests.get_manifest, PULL),
+            "PUT": (manifests.put_manifest, PUSH_MANIFEST),
+            "DELETE": (manifests.delete_manifest, DELETE),
         },
     ),
-    (re.compile(rf"^{_NAME}/blobs/uploads/?$"), {"POST": blobs.start_upload}),
+    (re.compile(rf"^{_NAME}/blobs/uploads/?$"), {"POST": (blobs.start_upload, LAYER_PUSH)}),
     (
         re.compile(rf"^{_NAME}/blobs/uploads/(?P<upload_id>[^/]+)$"),
         {
-            "GET": blobs.upload_status,
-            "PATCH": blobs.patch_upload,
-            "PUT": blobs.finish_upload,
-            "DELETE": blobs.cancel_upload,
+            "GET": (blobs.upload_status, LAYER_PART),
+            "PATCH": (blobs.patch_upload, LAYER_PART),
+            "PUT": (blobs.finish_upload, LAYER_COMPLETE),
+            "DELETE": (blobs.cancel_upload, LAYER_PART),
         },
     ),
     (
         re.compile(rf"^{_NAME}/blobs/(?P<digest>[^/]+)$"),
-        {"GET": blobs.get_blob, "HEAD": blobs.get_blob, "DELETE": blobs.delete_blob},
+        {
+            "GET": (blobs.get_blob, LAYER_READ),
+            "HEAD": (blobs.get_blob, LAYER_CHECK),
+            "DELETE": (blobs.delete_blob, DELETE),
+        },
     ),
-    (re.compile(rf"^{_NAME}/referrers/(?P<digest>[^/]+)$"), {"GET": manifests.list_referrers}),
+    (
+        re.compile(rf"^{_NAME}/referrers/(?P<digest>[^/]+)$"),
+        {"GET": (manifests.list_referrers, PULL)},
+    ),
 ]
 
 _API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
 
 
-def _match(path: str, method: str) -> tuple[Handler | None, dict[str, Any], bool]:
+def _match(path: str, method: str) -> tuple[Route | None, dict[str, Any], bool]:
     for pattern, methods in ROUTES:
         match = pattern.fullmatch(path)
         if match:
@@ -79,59 +98,92 @@ _READS = frozenset({"GET", "HEAD"})
 
 class OciApi:
     """Authenticates the ECR registry login, resolves the registry a request addresses,
-    dispatches it, renders domain errors."""
+    authorizes the request's actions, dispatches it, renders domain errors."""
 
     def __init__(
         self,
         registry: Registry,
         default_scope: Scope,
         login: Login,
+        authorizer: Authorizer,
         *,
         realm: str,
         anonymous_pull: bool = False,
     ) -> None:
         self._registry = registry
         self._default_scope = default_scope
-        self._login = login
+        self._authenticate = login
+        self._authorizer = authorizer
         self._anonymous_pull = anonymous_pull
         self._challenge = {
             "Www-Authenticate": f'Basic realm="{realm}/",service="ecr.amazonaws.com"',
             **_API_VERSION,
         }
 
-    async def _scope(self, request: web.Request) -> Scope | web.Response:
-        """The registry this request may use, or the response that refuses it.
+    async def _login(self, request: web.Request) -> tuple[Caller | None, Scope] | web.Response:
+        """Who is calling and the registry this request addresses, or the refusal.
 
-        A host of the form `<account>.dkr.ecr.<region>.<domain>` names the registry; any other
-        host means the caller's own account in the region its token was issued for.
+        A host of the form `<account>.dkr.ecr.<region>.<domain>` names the registry (another
+        account's is reachable when its policies allow); any other host means the caller's own
+        account in the region its token was issued for.
         """
         named = scope_from_host(request.host, None)
         try:
-            caller, region = await self._login(request.headers.get("Authorization"))
+            caller, region = await self._authenticate(request.headers.get("Authorization"))
         except NotAuthenticated:
             if self._anonymous_pull and request.method in _READS:
-                return named or self._default_scope
+                return None, named or self._default_scope
             # ECR answers with a plain-text body here, not the OCI error envelope.
             return web.Response(status=401, text="Not Authorized", headers=self._challenge)
-        scope = named or Scope(caller.account_id, region)
-        if scope.account_id != caller.account_id:
-            # Cross-account access comes with repository policies; until then it is denied.
-            return error_response(
-                403,
-                "DENIED",
-                f"User: {caller.principal_arn} is not authorized to access registry "
-                f"{scope.account_id}",
-            )
-        return scope
+        return caller, named or Scope(caller.account_id, region)
+
+    async def _authorize(
+        self,
+        request: web.Request,
+        caller: Caller | None,
+        scope: Scope,
+        actions: tuple[str, ...],
+        params: dict[str, Any],
+    ) -> Context:
+        """Check `actions` on the repository; what the handler may do besides (mounts)."""
+        if caller is None:
+            # Only reads get here without a login, and only with anonymous pulls switched on.
+            return Context(self._registry, scope, can_mount=False)
+        context: dict[str, str | Sequence[str]] = {
+            "aws:SecureTransport": "true" if request.secure else "false",
+        }
+        if request.remote:
+            context["aws:SourceIp"] = request.remote
+        target = Target(scope.account_id, scope.region, params.get("name", "*"))
+        for action in actions:
+            await self._authorizer.authorize(caller, action, target, context=context)
+        can_mount = True
+        if "mount" in request.query and request.method == "POST":
+            source = request.query.get("from")
+            if source:
+                # Mounting reads the source: a caller who cannot pull from it uploads instead.
+                can_mount = await self._authorizer.allowed(
+                    caller,
+                    "ecr:GetDownloadUrlForLayer",
+                    Target(scope.account_id, scope.region, source),
+                )
+            else:
+                # Without `from` the blob may come from any repository; only a principal who
+                # may read them all (the account's root) gets that.
+                can_mount = (
+                    caller.principal.kind == "root" and caller.account_id == scope.account_id
+                )
+        return Context(self._registry, scope, can_mount=can_mount)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = request.rel_url.raw_path[len("/v2/") :]
-        handler, params, known = _match(path, request.method)
+        route, params, known = _match(path, request.method)
         try:
-            scope = await self._scope(request)
-            if isinstance(scope, web.Response):
-                return scope
-            if handler is None:
+            login = await self._login(request)
+            if isinstance(login, web.Response):
+                return login
+            caller, scope = login
+            if route is None:
                 if known:
                     response: web.StreamResponse = error_response(
                         405, "UNSUPPORTED", f"{request.method} is not supported here"
@@ -139,7 +191,9 @@ class OciApi:
                 else:
                     response = error_response(404, "NAME_UNKNOWN", "no such endpoint")
             else:
-                response = await handler(request, Context(self._registry, scope), **params)
+                handler, actions = route
+                ctx = await self._authorize(request, caller, scope, actions, params)
+                response = await handler(request, ctx, **params)
         except BerthError as exc:
             response = render(exc)
         except web.HTTPException:

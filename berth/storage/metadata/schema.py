@@ -232,3 +232,173 @@ lifecycle_preview_results = sa.Table(
     sa.Column("pushed_at", timestamp(), nullable=False),
     sa.Column("rule_priority", sa.Integer, nullable=False),
 )
+
+# IAM: users, groups, roles and managed policies of an account. Names are unique per account
+# regardless of case, as in IAM: `name_key` is the lower-cased name, `name` keeps the spelling
+# it was created with. Ids are IAM's unique ids (AIDA..., AGPA..., AROA..., ANPA...).
+iam_users = sa.Table(
+    "iam_users",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(12),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name_key", ordered_text(64), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("path", sa.String(512), nullable=False),
+    sa.Column("arn", sa.String(1024), nullable=False),
+    sa.Column("tags", sa.JSON),
+    sa.Column("created_at", timestamp(), nullable=False),
+    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_users_name"),
+)
+
+iam_groups = sa.Table(
+    "iam_groups",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(12),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name_key", ordered_text(128), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("path", sa.String(512), nullable=False),
+    sa.Column("arn", sa.String(1024), nullable=False),
+    sa.Column("created_at", timestamp(), nullable=False),
+    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_groups_name"),
+)
+
+iam_group_members = sa.Table(
+    "iam_group_members",
+    metadata,
+    sa.Column(
+        "group_id",
+        sa.String(32),
+        sa.ForeignKey("iam_groups.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "user_id",
+        sa.String(32),
+        sa.ForeignKey("iam_users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Index("ix_iam_group_members_user", "user_id"),
+)
+
+iam_roles = sa.Table(
+    "iam_roles",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(12),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name_key", ordered_text(64), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("path", sa.String(512), nullable=False),
+    sa.Column("arn", sa.String(1024), nullable=False),
+    # The trust policy (AssumeRolePolicyDocument), as put.
+    sa.Column("trust_policy", sa.Text, nullable=False),
+    sa.Column("max_session_duration", sa.Integer, nullable=False),
+    sa.Column("description", sa.String(1000)),
+    sa.Column("tags", sa.JSON),
+    sa.Column("created_at", timestamp(), nullable=False),
+    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_roles_name"),
+)
+
+# Customer managed policies; each has one version, v1.
+iam_policies = sa.Table(
+    "iam_policies",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(12),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name_key", ordered_text(128), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("path", sa.String(512), nullable=False),
+    sa.Column("arn", sa.String(1024), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("description", sa.String(1000)),
+    sa.Column("tags", sa.JSON),
+    sa.Column("created_at", timestamp(), nullable=False),
+    sa.Column("updated_at", timestamp(), nullable=False),
+    sa.UniqueConstraint("account_id", "name_key", name="uq_iam_policies_name"),
+    sa.Index("ix_iam_policies_arn", "arn"),
+)
+
+# Inline policies of users, groups and roles (`principal_type`, `principal_id` is the id of the
+# user, group or role). `size` is the document's length without white space, which is what
+# IAM's size quotas count.
+iam_inline_policies = sa.Table(
+    "iam_inline_policies",
+    metadata,
+    sa.Column("principal_type", sa.String(8), primary_key=True),
+    sa.Column("principal_id", sa.String(32), primary_key=True),
+    sa.Column("name_key", ordered_text(128), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(12),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+)
+
+# Managed policies attached to users, groups and roles.
+iam_attachments = sa.Table(
+    "iam_attachments",
+    metadata,
+    sa.Column("principal_type", sa.String(8), primary_key=True),
+    sa.Column("principal_id", sa.String(32), primary_key=True),
+    sa.Column("policy_id", sa.String(32), sa.ForeignKey("iam_policies.id"), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(12),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Index("ix_iam_attachments_policy", "policy_id"),
+)
+
+# ECR resource policies: one per repository (SetRepositoryPolicy), one per registry
+# (PutRegistryPolicy), stored as the text that was put.
+repository_policies = sa.Table(
+    "repository_policies",
+    metadata,
+    sa.Column(
+        "repository_id",
+        sa.Integer,
+        sa.ForeignKey("repositories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("updated_at", timestamp(), nullable=False),
+)
+
+registry_policies = sa.Table(
+    "registry_policies",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.String(12),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("updated_at", timestamp(), nullable=False),
+)

@@ -413,8 +413,11 @@ class SqlMetadataStore:
             aware(row.created_at),
         )
 
-    async def count_access_keys(self, account_id: str) -> int:
-        query = sa.select(sa.func.count()).where(access_keys.c.account_id == account_id)
+    async def count_root_keys(self, account_id: str) -> int:
+        query = sa.select(sa.func.count()).where(
+            access_keys.c.account_id == account_id,
+            access_keys.c.principal_arn == f"arn:aws:iam::{account_id}:root",
+        )
         return await self._read(lambda conn: int(conn.execute(query).scalar_one()))
 
     async def get_account_setting(self, account_id: str, region: str, name: str) -> str | None:
