@@ -194,7 +194,7 @@ def create_app(settings: Settings) -> web.Application:
         # `POST /` is every AWS API Berth speaks: JSON services by X-Amz-Target, Query services
         # (IAM, STS) by the service their signature is scoped to. ECR answers anything else
         # with UnknownOperationException.
-        if not EcrApi.accepts(request):
+        if not ecr.accepts(request):
             api = query_apis.get(signed_service(request) or "")
             if api is not None:
                 return await api.handle(request)

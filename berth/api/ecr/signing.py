@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from berth.api.ecr.dispatch import Authenticate
+from berth.api.awsjson.dispatch import Authenticate
 from berth.api.ecr.errors import EcrError
 from berth.domain import sigv4
 from berth.services.auth import AuthService, Caller

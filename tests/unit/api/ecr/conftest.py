@@ -15,8 +15,10 @@ from aiohttp import web
 from botocore.config import Config
 
 from berth.api.ecr.dispatch import EcrApi, Handler
-from berth.api.ecr.model import TARGET_PREFIX
+from berth.api.ecr.model import ECR
 from tests.conftest import serving
+
+TARGET_PREFIX = ECR.target_prefix
 
 
 @dataclass
@@ -70,7 +72,7 @@ def _server() -> Iterator[Server]:
     server = Server(url, httpx.Client(base_url=url, timeout=10))
 
     async def route(request: web.Request) -> web.StreamResponse:
-        if server.api is None or not EcrApi.accepts(request):
+        if server.api is None or not server.api.accepts(request):
             return web.Response(status=404, text="not ECR")
         return await server.api.handle(request)
 

@@ -14,8 +14,10 @@ from botocore.exceptions import ClientError
 from berth import errors
 from berth.api.ecr.dispatch import Call, EcrApi
 from berth.api.ecr.errors import EcrError
-from berth.api.ecr.model import operation_names
+from berth.api.ecr.model import ECR
 from tests.unit.api.ecr.conftest import Server
+
+operation_names = ECR.operation_names
 
 CREATED = datetime(2024, 1, 2, 3, 4, 5, 123000, tzinfo=UTC)
 
@@ -292,7 +294,8 @@ def test_the_body_is_bounded(server: Server) -> None:
 
 def test_accepts_needs_post_slash_and_the_ecr_prefix() -> None:
     target = {"X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.ListImages"}
-    assert EcrApi.accepts(make_mocked_request("POST", "/", headers=target))
-    assert not EcrApi.accepts(make_mocked_request("GET", "/", headers=target))
-    assert not EcrApi.accepts(make_mocked_request("POST", "/v2/", headers=target))
-    assert not EcrApi.accepts(make_mocked_request("POST", "/"))
+    api = EcrApi({}, authenticate=lambda request, body: None)  # type: ignore[arg-type,return-value]
+    assert api.accepts(make_mocked_request("POST", "/", headers=target))
+    assert not api.accepts(make_mocked_request("GET", "/", headers=target))
+    assert not api.accepts(make_mocked_request("POST", "/v2/", headers=target))
+    assert not api.accepts(make_mocked_request("POST", "/"))

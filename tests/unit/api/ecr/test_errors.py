@@ -9,11 +9,12 @@ import logging
 import pytest
 
 from berth import errors
-from berth.api.ecr import errors as ecr_errors
-from berth.api.ecr.errors import TABLE, EcrError, error_response, from_domain
-from berth.api.ecr.model import service_model
+from berth.api.awsjson import errors as awsjson_errors
+from berth.api.awsjson.errors import error_response
+from berth.api.ecr.errors import TABLE, EcrError, from_domain
+from berth.api.ecr.model import ECR
 
-ECR_EXCEPTIONS = {shape.name for shape in service_model().error_shapes}
+ECR_EXCEPTIONS = {shape.name for shape in ECR.service_model.error_shapes}
 DOMAIN_ERRORS = [
     cls
     for _, cls in inspect.getmembers(errors, inspect.isclass)
@@ -87,7 +88,7 @@ def test_an_unmapped_domain_error_is_a_logged_500(caplog: pytest.LogCaptureFixtu
     class Novel(errors.BerthError):
         pass
 
-    with caplog.at_level(logging.ERROR, logger=ecr_errors.__name__):
+    with caplog.at_level(logging.ERROR, logger=awsjson_errors.__name__):
         error = from_domain(Novel("new"), "ListImages")
     assert (error.type_name, error.status) == ("ServerException", 500)
     assert "Novel" in caplog.text

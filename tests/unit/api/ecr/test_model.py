@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
-from berth.api.ecr.model import (
-    TARGET_PREFIX,
-    error_fields,
-    modelled_errors,
-    operation_model,
-    operation_names,
-    service_model,
-)
-from berth.api.ecr.validate import compile_pattern
+from berth.api.awsjson.validate import compile_pattern
+from berth.api.ecr.model import ECR
+
+operation_model, operation_names = ECR.operation_model, ECR.operation_names
+
+TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921"
+error_fields, modelled_errors = ECR.error_fields, ECR.modelled_errors
+
+
+def service_model() -> Any:
+    return ECR.service_model
 
 
 def _patterns() -> list[str]:

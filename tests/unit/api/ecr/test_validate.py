@@ -10,11 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from berth.api.awsjson.validate import validate
 from berth.api.ecr.dispatch import Call
 from berth.api.ecr.errors import EcrError
-from berth.api.ecr.model import operation_model, operation_names
-from berth.api.ecr.validate import validate
+from berth.api.ecr.model import ECR
 from tests.unit.api.ecr.conftest import Server
+
+operation_model, operation_names = ECR.operation_model, ECR.operation_names
 
 NAME_PATTERN = (
     operation_model("CreateRepository").input_shape.members["repositoryName"].metadata["pattern"]
@@ -242,10 +244,10 @@ def test_integers_are_bounded_like_java() -> None:
 def test_operations_without_invalid_parameter_list_every_violation() -> None:
     # No ECR operation with members lacks InvalidParameterException, so exercise the generic
     # format by asking for it directly.
-    from berth.api.ecr.validate import Violation, _invalid
+    from berth.api.awsjson.validate import Violation, _invalid
 
     error = _invalid(
-        "DeleteSigningConfiguration",
+        operation_model("DeleteSigningConfiguration"),
         [
             Violation(
                 "repositoryName", "Bad_Name", "Member must satisfy regular expression pattern: x"
@@ -265,7 +267,7 @@ def test_operations_without_invalid_parameter_list_every_violation() -> None:
         "Value '[a, true]' at 'layerDigests' failed to satisfy constraint: "
         "Member must have length less than or equal to 1"
     )
-    single = _invalid("DeleteSigningConfiguration", [Violation("a", 5, "c")])
+    single = _invalid(operation_model("DeleteSigningConfiguration"), [Violation("a", 5, "c")])
     assert (
         single.message
         == "1 validation error detected: Value '5' at 'a' failed to satisfy constraint: c"
@@ -273,10 +275,10 @@ def test_operations_without_invalid_parameter_list_every_violation() -> None:
 
 
 def test_timestamps_parse_to_aware_datetimes() -> None:
-    from berth.api.ecr.model import service_model
-    from berth.api.ecr.validate import _value
+    from berth.api.awsjson.validate import _value
+    from berth.api.ecr.model import ECR
 
-    shape = service_model().shape_for("PushTimestamp")
+    shape = ECR.service_model.shape_for("PushTimestamp")
     assert _value(shape, 1704164645.5, "t", []) == datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=UTC)
     assert _value(shape, "2024-01-02T03:04:05Z", "t", []) == datetime(
         2024, 1, 2, 3, 4, 5, tzinfo=UTC

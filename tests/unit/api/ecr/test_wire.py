@@ -11,8 +11,10 @@ from botocore.parsers import JSONParser
 from hypothesis import given
 from hypothesis import strategies as st
 
-from berth.api.ecr.model import operation_model
-from berth.api.ecr.wire import dumps, encode
+from berth.api.awsjson.wire import dumps, encode
+from berth.api.ecr.model import ECR
+
+operation_model = ECR.operation_model
 
 
 class Mutability(enum.Enum):

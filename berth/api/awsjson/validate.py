@@ -32,8 +32,7 @@ from typing import Any
 
 from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
 
-from berth.api.ecr import model
-from berth.api.ecr.errors import EcrError
+from berth.api.awsjson.errors import JsonError
 
 # Java's wrapper classes, named in AWS's deserializer messages.
 _JAVA_TYPES = {
@@ -70,19 +69,21 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 
 def validate(operation: OperationModel, params: Any) -> dict[str, Any]:
     """`params` checked against `operation`'s input: blobs decoded to bytes, timestamps parsed
-    to aware datetimes, unknown members dropped. Raises EcrError."""
+    to aware datetimes, unknown members dropped. Raises JsonError."""
     shape = operation.input_shape
     violations: list[Violation] = []
     result = _structure(shape, params, "", violations) if shape is not None else {}
     if violations:
-        raise _invalid(operation.name, violations)
+        raise _invalid(operation, violations)
     return result
 
 
-def _invalid(operation: str, violations: list[Violation]) -> EcrError:
-    if "InvalidParameterException" in model.modelled_errors(operation):
+def _invalid(operation: OperationModel, violations: list[Violation]) -> JsonError:
+    # Services that model InvalidParameterException (ECR) name the first violation with it;
+    # the rest answer ValidationException with all of them, as AWS's frameworks do.
+    if any(shape.name == "InvalidParameterException" for shape in operation.error_shapes):
         first = violations[0]
-        return EcrError(
+        return JsonError(
             "InvalidParameterException",
             f"Invalid parameter at '{first.path}' failed to satisfy constraint: "
             f"'{first.constraint}'",
@@ -92,7 +93,7 @@ def _invalid(operation: str, violations: list[Violation]) -> EcrError:
         f"Value {_java_value(v.value)} at '{v.path}' failed to satisfy constraint: {v.constraint}"
         for v in violations
     )
-    return EcrError(
+    return JsonError(
         "ValidationException",
         f"{count} validation error{'s' if count > 1 else ''} detected: {detail}",
     )
@@ -115,8 +116,8 @@ def _java_text(value: Any) -> str:
     return str(value)
 
 
-def _serialization(message: str) -> EcrError:
-    return EcrError("SerializationException", message)
+def _serialization(message: str) -> JsonError:
+    return JsonError("SerializationException", message)
 
 
 def _value(shape: Shape, raw: Any, path: str, out: list[Violation]) -> Any:

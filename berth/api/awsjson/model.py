@@ -1,0 +1,66 @@
+"""botocore's model of one AWS JSON service, the single source of its shapes, constraints and
+error names: Berth validates against exactly what the AWS SDKs were generated from."""
+
+from __future__ import annotations
+
+from functools import cache, cached_property
+
+from botocore.loaders import Loader  # type: ignore[import-untyped]
+from botocore.model import (  # type: ignore[import-untyped]
+    OperationModel,
+    OperationNotFoundError,
+    ServiceModel,
+)
+
+
+@cache
+def _load(service: str) -> ServiceModel:
+    # Loading and wrapping a model costs tens of milliseconds: once per process.
+    return ServiceModel(Loader().load_service_model(service, "service-2"), service)
+
+
+class JsonModel:
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    @cached_property
+    def service_model(self) -> ServiceModel:
+        return _load(self.service)
+
+    @cached_property
+    def target_prefix(self) -> str:
+        """What `X-Amz-Target` starts with, e.g. AmazonEC2ContainerRegistry_V20150921."""
+        return str(self.service_model.metadata["targetPrefix"])
+
+    @cached_property
+    def _operations(self) -> dict[str, OperationModel]:
+        return {}
+
+    def operation_model(self, name: str) -> OperationModel | None:
+        """The operation called `name`, or None when the service has no such operation."""
+        found = self._operations.get(name)
+        if found is None:
+            try:
+                found = self.service_model.operation_model(name)
+            except OperationNotFoundError:
+                return None
+            self._operations[name] = found
+        return found
+
+    def operation_names(self) -> list[str]:
+        return list(self.service_model.operation_names)
+
+    def modelled_errors(self, operation: str) -> frozenset[str]:
+        """Names of the exceptions the model lists for `operation` (empty when unknown)."""
+        model = self.operation_model(operation)
+        if model is None:
+            return frozenset()
+        return frozenset(shape.name for shape in model.error_shapes)
+
+    def error_fields(self, type_name: str) -> frozenset[str]:
+        """Members of an exception shape besides `message`, e.g. InvalidLayerPartException's
+        `uploadId` and `lastValidByteReceived`; empty for names the model does not define."""
+        shape = self.service_model.shape_for_error_code(type_name)
+        if shape is None:
+            return frozenset()
+        return frozenset(name for name in shape.members if name != "message")
