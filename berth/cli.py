@@ -9,10 +9,12 @@ import signal
 import ssl
 import sys
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from berth import __version__, admin
+from berth.api.metrics import JsonAccessLogger
 from berth.app import IN_FLIGHT, ROOT_KEY, create_app, open_installation
 from berth.config import Settings, load_settings
 from berth.storage.metadata import migrate
@@ -70,11 +72,43 @@ def _parser() -> argparse.ArgumentParser:
     _store_flags(create)
     create.add_argument("--account-id", help="12 digits (default: random)")
 
+    events = commands.add_parser("events", help="event delivery")
+    events_commands = events.add_subparsers(dest="action", required=True)
+    status = events_commands.add_parser(
+        "status", help="per target: cursor, pending, retries, dead letters"
+    )
+    _store_flags(status)
+
     gc = commands.add_parser(
         "gc", help="delete unreferenced blobs and expired uploads (safe while Berth serves)"
     )
     _store_flags(gc)
     gc.add_argument("--dry-run", action="store_true", help="show what would go, change nothing")
+
+    vulndb = commands.add_parser(
+        "vulndb", help="the OSV vulnerability database scans match against (offline)"
+    )
+    vulndb_commands = vulndb.add_subparsers(dest="action", required=True)
+    vulndb_import = vulndb_commands.add_parser(
+        "import",
+        help="add or update OSV records from .json files, folders or OSV's zip exports "
+        "(incremental; safe while Berth serves)",
+    )
+    _store_flags(vulndb_import)
+    vulndb_import.add_argument("paths", nargs="+", metavar="PATH")
+    vulndb_status = vulndb_commands.add_parser("status", help="what the database holds")
+    _store_flags(vulndb_status)
+
+    sbom = commands.add_parser("sbom", help="print an image's packages as a CycloneDX SBOM (JSON)")
+    _store_flags(sbom)
+    sbom.add_argument("image", metavar="REPOSITORY:TAG|REPOSITORY@DIGEST")
+    sbom.add_argument("--account-id", help="the registry's account (default: account_id)")
+    sbom.add_argument("--region", help="the registry's region (default: region)")
+    sbom.add_argument(
+        "--push",
+        action="store_true",
+        help="also store it in the repository as an OCI referrer artifact of the image",
+    )
     return parser
 
 
@@ -86,6 +120,7 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     local: tuple[str, ...] = ("command", "config", "action", "repository", "dry_run")
+    local = (*local, "paths", "image", "push")  # vulndb and sbom
     if args.command == "account":
         local = (*local, "account_id")  # the account to create, not the server's own
     flags = {k: v for k, v in vars(args).items() if k not in local}
@@ -106,6 +141,17 @@ def main(argv: list[str] | None = None) -> int:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         migrate.upgrade(settings.sqlalchemy_url)
         return asyncio.run(admin.create_account(settings, args.account_id))
+    if args.command in ("vulndb", "sbom"):
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        migrate.upgrade(settings.sqlalchemy_url)
+        installation = open_installation(settings)
+        if args.command == "sbom":
+            return asyncio.run(admin.sbom(installation, settings, args.image, push=args.push))
+        if args.action == "import":
+            return asyncio.run(admin.vulndb_import(installation, args.paths))
+        return asyncio.run(admin.vulndb_status(installation))
+    if args.command == "events":
+        return asyncio.run(admin.events_status(open_installation(settings)))
     if args.command in ("lifecycle", "gc"):
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         migrate.upgrade(settings.sqlalchemy_url)
@@ -141,7 +187,17 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 async def serve(app: web.Application, settings: Settings, tls: ssl.SSLContext | None) -> None:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout)
+    access: dict[str, Any] = {"access_log": None}
+    if settings.access_log:
+        # Access lines are JSON documents on their own lines, for log shippers to parse; on
+        # stderr with the other logs (stdout only ever shows a generated root key).
+        access_log = logging.getLogger("berth.access")
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.propagate = False
+        access = {"access_log": access_log, "access_log_class": JsonAccessLogger}
+    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_timeout, **access)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls, backlog=1024)
     await site.start()

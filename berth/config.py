@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,6 +16,17 @@ from pydantic_settings import (
 )
 
 from berth.storage.crypto import decode_key
+
+
+class Webhook(BaseModel):
+    """A target that receives every event as an HTTP POST of its JSON, signed with `secret`
+    (header `Berth-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    url: str = Field(pattern=r"^https?://")
+    secret: str = ""
 
 
 class Settings(BaseSettings):
@@ -50,6 +61,28 @@ class Settings(BaseSettings):
     gc_interval: float = Field(3_600.0, ge=0)
     gc_grace: float = Field(3_600.0, ge=0)
     upload_ttl: float = Field(86_400.0, gt=0)
+    # Image scanning: an image may be scanned again `scan_rescan_interval` seconds after its last
+    # scan was requested (ECR: once per 24 hours); `scan_workers` scans run at once in this
+    # process (0: none, another process scans); idle workers look for queued scans every
+    # `scan_poll_interval` seconds (a push to this process wakes them at once).
+    scan_rescan_interval: float = Field(86_400.0, ge=0)
+    scan_workers: int = Field(2, ge=0)
+    scan_poll_interval: float = Field(5.0, gt=0)
+    # Event delivery: webhooks (in the config file as [[webhooks]] tables, or BERTH_WEBHOOKS as
+    # JSON), a JSON-lines file, retries with exponential backoff from `event_retry_base`
+    # seconds, dead letters after `event_max_attempts`; delivered events are kept
+    # `event_retention` seconds.
+    webhooks: list[Webhook] = []
+    events_file: Path | None = None
+    event_max_attempts: int = Field(8, ge=1)
+    event_retry_base: float = Field(1.0, gt=0)
+    event_retention: float = Field(7 * 86_400.0, gt=0)
+    # Audit records (CloudTrail's event history keeps 90 days).
+    audit_retention: float = Field(90 * 86_400.0, gt=0)
+    # /metrics: with a token, scrapers send `Authorization: Bearer <token>`; without one it
+    # answers loopback clients only (it names repositories). JSON access logs on stderr.
+    metrics_token: str = ""
+    access_log: bool = True
     log_level: str = "INFO"
     # Seconds a SIGTERM waits for in-flight requests.
     shutdown_timeout: float = Field(30.0, ge=0)

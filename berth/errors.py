@@ -164,3 +164,15 @@ class RepositoryPolicyNotFound(BerthError):
 
 class RegistryPolicyNotFound(BerthError):
     pass
+
+
+class ScanNotFound(BerthError):
+    """DescribeImageScanFindings of an image that was never scanned."""
+
+
+class ScanLimitExceeded(BerthError):
+    """StartImageScan again within the rescan interval (ECR: once per 24 hours)."""
+
+
+class UnsupportedImageType(ManifestUnsupported):
+    """A scan of something that is not a container image (an index, an artifact)."""

@@ -70,6 +70,15 @@ class Target:
         return f"arn:aws:ecr:{self.region}:{self.account_id}:repository/{self.repository}"
 
 
+@lru_cache(maxsize=4096)
+def _mentions_resource_tags(policy: Policy) -> bool:
+    return any(
+        "resourcetag/" in condition.key.lower()
+        for statement in policy.statements
+        for condition in statement.conditions
+    )
+
+
 def _now_keys() -> dict[str, str | Sequence[str]]:
     return {
         "aws:CurrentTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -178,11 +187,25 @@ class Authorizer:
             else await self._resource_policies(action, target)
         )
         keys = _now_keys()
+        if target.repository not in (None, "*") and any(
+            _mentions_resource_tags(p) for p in (*identity, *resource)
+        ):
+            # Only loaded when a policy asks: most requests never pay for the lookup.
+            for key, value in (await self._repository_tags(target)).items():
+                keys[f"aws:ResourceTag/{key}"] = value
         if context:
             keys.update(context)
         request = Request(principal, action, target.arn, target.account_id, keys)
         decision = evaluate(request, identity=identity, resource=resource)
         return decision.allowed, decision.message(request)
+
+    async def _repository_tags(self, target: Target) -> dict[str, str]:
+        repository = await self._metadata.get_repository(
+            target.account_id, target.region, target.repository or ""
+        )
+        if repository is None:
+            return {}
+        return await self._metadata.get_repository_tags(repository.id)
 
     async def _identity(self, arn: str) -> Identity | None:
         found = await self._cache.get(("identity", arn), lambda: self._identities.identity(arn))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from berth.domain import mutability
@@ -20,6 +21,7 @@ from berth.errors import (
     ManifestNotFound,
     ManifestReferenced,
 )
+from berth.services.events import ImageEvents
 from berth.services.pulls import PullRecorder
 from berth.services.repositories import RepositoriesService
 from berth.storage.ports import (
@@ -27,9 +29,26 @@ from berth.storage.ports import (
     ManifestRecord,
     MetadataStore,
     NewManifest,
+    OutboxEvent,
     ReferrerRecord,
     Repository,
 )
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PushedImage:
+    """What a push listener learns after a manifest was stored."""
+
+    repository: Repository
+    manifest: NewManifest
+    tags: tuple[str, ...]
+
+
+# Called after every successful manifest push (OCI PUT and PutImage); a listener's failure is
+# logged, never the push's. Listeners must be quick: the push waits for them.
+PushListener = Callable[[PushedImage], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +79,8 @@ class ImagesService:
         self._metadata = metadata
         self._repositories = repositories
         self._pulls = pulls
+        self._events = ImageEvents()
+        self.push_listeners: list[PushListener] = []
 
     async def put_image(
         self,
@@ -111,6 +132,14 @@ class ImagesService:
                 new_manifest,
                 tags,
                 is_immutable=lambda tag: mutability.is_immutable(settings, tag),
+                events=self._events.action(
+                    repository,
+                    "PUSH",
+                    str(digest),
+                    tags,
+                    media_type=parsed.media_type,
+                    artifact_media_type=new_manifest.config_media_type,
+                ),
             )
         except ImageTagAlreadyExists as exc:
             tag = exc.detail.get("tag", "")
@@ -126,6 +155,11 @@ class ImagesService:
                     digest, tags[0] if tags else "", name, scope.account_id
                 )
             )
+        for listener in self.push_listeners:
+            try:
+                await listener(PushedImage(repository, new_manifest, tuple(tags)))
+            except Exception:
+                log.exception("push listener failed for %s@%s", name, digest)
         return PutImageResult(str(digest), subject, tuple(dict.fromkeys(tags)))
 
     async def get_image(
@@ -155,9 +189,19 @@ class ImagesService:
         repository = await self._repositories.get(scope, name)
         ref = _existing(reference, name)
         if ref.tag is not None:
-            deleted = await self._metadata.delete_tag(repository.id, ref.tag)
+            target = await self._metadata.tag_target(repository.id, ref.tag)
+            deleted = await self._metadata.delete_tag(
+                repository.id,
+                ref.tag,
+                events=self._events.action(repository, "DELETE", target or "", [ref.tag]),
+            )
         else:
-            deleted = await self._metadata.delete_manifest(repository.id, str(ref.digest))
+            digest = str(ref.digest)
+            deleted = await self._metadata.delete_manifest(
+                repository.id,
+                digest,
+                events=await _delete_events(self._metadata, self._events, repository, digest),
+            )
         if not deleted:
             raise ManifestNotFound(f"manifest {reference} is unknown to repository {name}")
 
@@ -210,6 +254,7 @@ class EcrImages:
     def __init__(self, metadata: MetadataStore, repositories: RepositoriesService) -> None:
         self._metadata = metadata
         self._repositories = repositories
+        self._events = ImageEvents()
 
     async def list_images(
         self, scope: Scope, name: str, tag_status: str, next_token: str | None, limit: int
@@ -301,14 +346,24 @@ class EcrImages:
             assert digest is not None
             try:
                 if image_id.tag is not None and image_id.digest is None:
-                    await self._metadata.delete_tag(repository.id, image_id.tag)
+                    await self._metadata.delete_tag(
+                        repository.id,
+                        image_id.tag,
+                        events=self._events.action(repository, "DELETE", digest, [image_id.tag]),
+                    )
                     remaining = await self._metadata.describe_images(
                         repository.id, digests=[digest]
                     )
                     if remaining and not remaining[0].tags:
                         await self._metadata.delete_manifest(repository.id, digest)
                 else:
-                    await self._metadata.delete_manifest(repository.id, digest)
+                    await self._metadata.delete_manifest(
+                        repository.id,
+                        digest,
+                        events=await _delete_events(
+                            self._metadata, self._events, repository, digest
+                        ),
+                    )
             except ManifestReferenced:
                 failures.append(
                     ImageFailure(
@@ -370,3 +425,11 @@ def _show(image_id: ImageId) -> str:
     if image_id.tag:
         parts.append(f"imageTag:'{image_id.tag}'")
     return "{" + ", ".join(parts) + "}"
+
+
+async def _delete_events(
+    metadata: MetadataStore, events: ImageEvents, repository: Repository, digest: str
+) -> list[OutboxEvent]:
+    """DELETE events for an image deleted by digest: one per tag it had."""
+    found = await metadata.describe_images(repository.id, digests=[digest])
+    return events.action(repository, "DELETE", digest, found[0].tags if found else ())

@@ -11,11 +11,13 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from berth.domain.lifecycle import ImageFacts, Policy, evaluate, parse_policy
+from berth.domain.events import lifecycle_summary_event
+from berth.domain.lifecycle import Decision, ImageFacts, Policy, evaluate, parse_policy
 from berth.domain.pagination import decode_token, encode_token
 from berth.domain.scope import Scope
 from berth.errors import (
@@ -23,6 +25,7 @@ from berth.errors import (
     LifecyclePolicyPreviewInProgress,
     LifecyclePolicyPreviewNotFound,
 )
+from berth.services.events import ImageEvents
 from berth.services.repositories import RepositoriesService
 from berth.storage.ports import (
     ExpiredImage,
@@ -71,6 +74,8 @@ class LifecycleService:
         self._store = store
         self._repositories = repositories
         self._previews: set[asyncio.Task[None]] = set()
+        self._events = ImageEvents()
+        self.expired = 0  # images expired by enforcement in this process (a metric)
 
     # the policy document
 
@@ -201,18 +206,34 @@ class LifecycleService:
         images = await self._store.image_facts(repository.id)
         decisions = _judge(policy, images, now)
         expired: list[ExpiredImage] = []
+        priorities = {image.digest: priority for image, priority in decisions}
         if dry_run:
             expired = [ExpiredImage(i.digest, i.tags, i.pushed_at) for i, _ in decisions]
         else:
             for start in range(0, len(decisions), EXPIRE_BATCH):
                 batch = decisions[start : start + EXPIRE_BATCH]
                 expired += await self._store.expire(
-                    repository.id, [(image.digest, image.tags) for image, _ in batch]
+                    repository.id,
+                    [(image.digest, image.tags) for image, _ in batch],
+                    lambda digest, tags: self._events.action(repository, "DELETE", digest, tags),
                 )
                 if progress:
                     progress(repository, start + len(batch), len(decisions))
             await self._store.mark_evaluated(repository.id, now)
-        priorities = {image.digest: priority for image, priority in decisions}
+            self.expired += len(expired)
+            if expired:
+                summary = lifecycle_summary_event(
+                    repository=repository.name,
+                    account=repository.account_id,
+                    region=repository.region,
+                    now=now,
+                    event_id=str(uuid.uuid4()),
+                    decisions=[Decision(i.digest, priorities[i.digest]) for i in expired],
+                    dry_run=False,
+                )
+                await self._metadata.publish_events(
+                    [self._events.raw(repository.account_id, summary)]
+                )
         # Until the audit trail exists, a run is one structured log line shaped like ECR's
         # CloudTrail PolicyExecutionEvent.
         log.info(

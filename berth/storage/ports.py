@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from berth.domain.lifecycle import ImageFacts
 from berth.domain.settings import RepositorySettings
@@ -88,6 +88,15 @@ class NewManifest:
     config_media_type: str | None = None
     # Sizes of the layers, for an image's imageSizeInBytes; an index takes its largest child.
     layer_sizes: Sequence[int] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """An event about a change, written in the change's own transaction."""
+
+    id: str
+    account_id: str
+    body: str  # the JSON document, as delivered
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,18 +226,28 @@ class MetadataStore(Protocol):
         tags: Sequence[str],
         *,
         is_immutable: Callable[[str], bool] = lambda _tag: False,
+        events: Sequence[OutboxEvent] = (),
     ) -> bool:
         """Store the manifest and point `tags` at it, atomically; False when nothing changed.
+        `events` go to the outbox in the same transaction, when something changed.
 
         Raises `ImageTagAlreadyExists` if an immutable tag would move to another manifest.
         """
         ...
 
-    async def delete_manifest(self, repository_id: int, digest: str) -> bool:
+    async def delete_manifest(
+        self, repository_id: int, digest: str, *, events: Sequence[OutboxEvent] = ()
+    ) -> bool:
         """Delete a manifest and its tags; raises `ManifestReferenced` while an index lists it."""
         ...
 
-    async def delete_tag(self, repository_id: int, tag: str) -> bool: ...
+    async def delete_tag(
+        self, repository_id: int, tag: str, *, events: Sequence[OutboxEvent] = ()
+    ) -> bool: ...
+    async def publish_events(self, events: Sequence[OutboxEvent]) -> None:
+        """Write events to the outbox on their own (no change goes with them)."""
+        ...
+
     async def record_pulls(self, pulls: Sequence[tuple[int, str, datetime]]) -> None:
         """Set lastRecordedPullTime of (repository, digest) pairs, never moving it back."""
         ...
@@ -354,8 +373,14 @@ class LifecycleStore(Protocol):
     async def policy_targets(self) -> list[PolicyTarget]: ...
     async def image_facts(self, repository_id: int) -> list[ImageFacts]: ...
     async def expire(
-        self, repository_id: int, images: Sequence[tuple[str, tuple[str, ...]]]
-    ) -> list[ExpiredImage]: ...
+        self,
+        repository_id: int,
+        images: Sequence[tuple[str, tuple[str, ...]]],
+        events: Callable[[str, tuple[str, ...]], Sequence[OutboxEvent]] = ...,
+    ) -> list[ExpiredImage]:
+        """Delete the images (judged with these tags), each with `events(digest, tags)`."""
+        ...
+
     async def mark_evaluated(self, repository_id: int, at: datetime) -> None: ...
     async def start_preview(self, repository_id: int, text: str) -> bool: ...
     async def finish_preview(
@@ -383,6 +408,44 @@ class PolicyStore(Protocol):
     async def registry_policy(self, account_id: str, region: str) -> str | None: ...
     async def put_registry_policy(self, account_id: str, region: str, text: str) -> None: ...
     async def delete_registry_policy(self, account_id: str, region: str) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    seq: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class TargetState:
+    name: str
+    cursor: int
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    delivered: int
+    failed: int
+    pending: int
+    dead_letters: int
+
+
+class OutboxStore(Protocol):
+    """The outbox as delivery sees it: events in commit order, a cursor per target."""
+
+    async def target(self, name: str) -> TargetState: ...
+    async def events_after(self, cursor: int, limit: int) -> list[StoredEvent]: ...
+    async def advance(
+        self, name: str, old_cursor: int, new_cursor: int, delivered: int
+    ) -> bool: ...
+    async def failed(
+        self, name: str, cursor: int, attempts: int, error: str, next_attempt_at: datetime
+    ) -> None: ...
+    async def dead_letter(
+        self, name: str, event: StoredEvent, attempts: int, error: str
+    ) -> None: ...
+    async def targets(self) -> list[TargetState]: ...
+    async def dead_letters(self, name: str, limit: int) -> list[tuple[int, datetime, str]]: ...
+    async def prune(self, before: datetime) -> int: ...
 
 
 class UploadWriter(Protocol):
@@ -423,3 +486,130 @@ class BlobStore(Protocol):
     def blob_path(self, digest: str) -> Path:
         """Filesystem path for zero-copy serving."""
         ...
+
+
+# image scanning
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecord:
+    """The scan of one image, as DescribeImages and DescribeImageScanFindings report it."""
+
+    digest: str
+    status: str  # PENDING, IN_PROGRESS, COMPLETE, FAILED
+    description: str | None
+    requested_at: datetime
+    completed_at: datetime | None
+    source_updated_at: datetime | None
+    severity_counts: dict[str, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRecord:
+    ordinal: int
+    name: str
+    severity: str
+    uri: str | None
+    description: str | None
+    attributes: tuple[tuple[str, str], ...]
+
+
+# Builds the "ECR Image Scan" event of a completed scan from the image's registry and tags.
+ScanEvent = Callable[[str, str, tuple[str, ...]], OutboxEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedScan:
+    manifest_id: int
+    repository_id: int
+    repository_name: str
+    digest: str
+    media_type: str
+    content: bytes
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    findings: Sequence[FindingRecord]
+    severity_counts: dict[str, int]
+    packages: list[dict[str, str | None]]
+    source_updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisoryRow:
+    """One OSV record to import: its id, `modified`, the record, and the (ecosystem, name)
+    lookup keys it is filed under."""
+
+    id: str
+    modified: str | None
+    record: dict[str, Any]
+    keys: Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VulnerabilityDbStatus:
+    records: int
+    by_ecosystem: dict[str, int]
+    last_import: datetime | None
+
+
+class ScanStore(Protocol):
+    # the queue
+    async def request_scan(
+        self, repository_id: int, digest: str, *, not_before: datetime | None
+    ) -> str:
+        """Queue a scan of the image as PENDING; "queued", "active" (one is pending or running),
+        "exists" (a scan exists and `not_before` is None), "too_soon" (the last one was requested
+        at or after `not_before`) or "missing" (no such image)."""
+        ...
+
+    async def claim(self, worker: str) -> ClaimedScan | None:
+        """Move the oldest PENDING scan to IN_PROGRESS for `worker`, atomically."""
+        ...
+
+    async def heartbeat(self, manifest_id: int, worker: str) -> None: ...
+    async def requeue_stale(self, heartbeat_before: datetime, max_attempts: int) -> int: ...
+    async def complete(
+        self,
+        manifest_id: int,
+        worker: str,
+        outcome: ScanOutcome,
+        event: ScanEvent | None = None,
+    ) -> bool:
+        """Record the outcome; `event(account, region, tags)` goes to the outbox with it."""
+        ...
+
+    async def fail(self, manifest_id: int, worker: str, reason: str) -> bool: ...
+
+    # results
+    async def get_scan(self, repository_id: int, digest: str) -> ScanRecord | None: ...
+    async def scans(self, repository_id: int, digests: Sequence[str]) -> dict[str, ScanRecord]: ...
+    async def findings(
+        self, repository_id: int, digest: str, *, after: int, limit: int
+    ) -> list[FindingRecord]: ...
+    async def packages(
+        self, repository_id: int, digest: str
+    ) -> list[dict[str, str | None]] | None: ...
+
+    # the vulnerability database
+    async def advisories(self, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any]]: ...
+    async def source_updated_at(self) -> datetime | None: ...
+    async def import_advisories(self, rows: Sequence[AdvisoryRow]) -> ImportCounts: ...
+    async def database_status(self) -> VulnerabilityDbStatus: ...
+
+    # registry scanning configuration
+    async def registry_scanning(
+        self, account_id: str, region: str
+    ) -> tuple[str, list[dict[str, Any]]] | None: ...
+    async def put_registry_scanning(
+        self, account_id: str, region: str, scan_type: str, rules: list[dict[str, Any]]
+    ) -> None: ...

@@ -10,13 +10,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
 from berth import cli
 from tests.api.helpers import push_image
-from tests.conftest import RunningRegistry, ecr_client
+from tests.conftest import ROOT_KEY_ID, ROOT_SECRET, RunningRegistry, ecr_client
 
 HOME = "000000000000"
 OTHER = "222233334444"
@@ -228,3 +229,44 @@ def test_registry_policy_scope(registry: RunningRegistry, other: tuple[Any, http
             registryId=HOME, repositoryName=NAME, imageIds=[{"imageTag": "v1"}]
         )
     assert error(exc)[0] == "AccessDeniedException"
+
+
+def test_resource_tag_conditions(registry: RunningRegistry) -> None:
+    """ABAC: a user may describe the images of repositories tagged with its team only."""
+    iam = boto3.client(
+        "iam",
+        endpoint_url=registry.url,
+        region_name="us-east-1",
+        aws_access_key_id=ROOT_KEY_ID,
+        aws_secret_access_key=ROOT_SECRET,
+    )
+    iam.create_user(UserName="dev")
+    iam.put_user_policy(
+        UserName="dev",
+        PolicyName="team",
+        PolicyDocument=document(
+            {
+                "Effect": "Allow",
+                "Action": "ecr:DescribeImages",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"ecr:ResourceTag/team": "alpha"}},
+            }
+        ),
+    )
+    key = iam.create_access_key(UserName="dev")["AccessKey"]
+    dev = ecr_client(registry.url, key_id=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    registry.ecr.create_repository(
+        repositoryName="alpha/app", tags=[{"Key": "team", "Value": "alpha"}]
+    )
+    registry.ecr.create_repository(
+        repositoryName="beta/app", tags=[{"Key": "team", "Value": "beta"}]
+    )
+    assert dev.describe_images(repositoryName="alpha/app")["imageDetails"] == []
+    with pytest.raises(ClientError) as exc:
+        dev.describe_images(repositoryName="beta/app")
+    assert error(exc)[0] == "AccessDeniedException"
+    registry.ecr.tag_resource(
+        resourceArn=f"arn:aws:ecr:us-east-1:{HOME}:repository/beta/app",
+        tags=[{"Key": "team", "Value": "alpha"}],
+    )
+    assert dev.describe_images(repositoryName="beta/app")["imageDetails"] == []

@@ -318,6 +318,18 @@ def test_guide_section_4_policies_mean_what_they_mean_on_aws(
         "000000000000", "--repository-name", "my-application", "--image-tag", "v2",
         "--image-manifest", images[0]["imageManifest"], ok=False)  # fmt: skip
 
+    # The server's log: one JSON access line per request, and no secret of the whole session.
+    log = berth_process.log()
+    access = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert access and all(len(entry["request_id"]) >= 32 for entry in access)
+    assert {"method", "path", "status", "duration_ms"} <= set(access[0])
+    secrets = [ROOT_SECRET, password, ci["AWS_SECRET_ACCESS_KEY"], other["SecretAccessKey"]]
+    secrets += [role["AWS_SECRET_ACCESS_KEY"], role["AWS_SESSION_TOKEN"]]
+    trail = aws(root_env, "cloudtrail", "lookup-events", "--max-results", "50")
+    for secret in secrets:
+        assert secret not in log
+        assert secret not in json.dumps(trail)
+
 
 def allow(action: str | list[str], resource: str = "", principal: str = "") -> str:
     """A one-statement Allow policy (with a Principal: a trust policy)."""

@@ -62,6 +62,8 @@ Authorize = Callable[[Call, dict[str, Any]], Awaitable[None]]
 
 
 ToError = Callable[[BerthError, str | None], JsonError]
+# Told about every authenticated call and how it ended (the audit trail); must not block.
+Observe = Callable[[Call, Mapping[str, Any], Mapping[str, Any] | None, JsonError | None], None]
 
 
 class JsonApi:
@@ -73,9 +75,11 @@ class JsonApi:
         to_error: ToError,
         *,
         authorize: Authorize | None = None,
+        observe: Observe | None = None,
         max_body: int = MAX_BODY,
     ) -> None:
         self.model = model
+        self.observe = observe
         self._to_error = to_error
         self._handlers = handlers
         self._authenticate = authenticate
@@ -94,14 +98,12 @@ class JsonApi:
     async def handle(self, request: web.Request) -> web.Response:
         request_id = str(uuid.uuid4())
         operation: OperationModel | None = None
+        call: Call | None = None
+        params: Mapping[str, Any] = {}
         try:
             operation = _operation(self.model, request)
             body = await _read_body(request, self._max_body)
             caller, region = await self._authenticate(request, body)
-            handler = self._handlers.get(operation.name)
-            if handler is None:
-                raise JsonError(NOT_IMPLEMENTED, f"Berth does not implement {operation.name} yet")
-            params = validate(operation, _parse(body))
             call = Call(
                 operation=operation.name,
                 caller=caller,
@@ -111,9 +113,16 @@ class JsonApi:
                 user_agent=request.headers.get("User-Agent"),
                 secure=request.secure,
             )
+            handler = self._handlers.get(operation.name)
+            if handler is None:
+                raise JsonError(NOT_IMPLEMENTED, f"Berth does not implement {operation.name} yet")
+            params = validate(operation, _parse(body), constraint_error=self.model.constraint_error)
             if self._authorize is not None:
-                await self._authorize(call, params)
-            return wire.response(await handler(call, params), request_id)
+                await self._authorize(call, dict(params))
+            result = await handler(call, dict(params))
+            if self.observe is not None:
+                self.observe(call, params, result, None)
+            return wire.response(result, request_id)
         except JsonError as exc:
             error = exc
         except BerthError as exc:
@@ -126,12 +135,14 @@ class JsonApi:
                 "unhandled error in %s %s (request %s)", self.model.service, name, request_id
             )
             error = server_error()
+        if call is not None and self.observe is not None:
+            self.observe(call, params, None, error)
         return error_response(error, request_id)
 
 
 def _operation(model: JsonModel, request: web.Request) -> OperationModel:
     target = request.headers.get(TARGET, "")
-    prefix, _, name = target.partition(".")
+    prefix, _, name = target.rpartition(".")
     found = model.operation_model(name) if prefix == model.target_prefix else None
     if found is None or request.method != "POST" or request.path != "/":
         raise JsonError("UnknownOperationException", f"Unknown operation {target[:100]!r}")

@@ -20,8 +20,12 @@ def _load(service: str) -> ServiceModel:
 
 
 class JsonModel:
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, *, constraint_error: str | None = None) -> None:
         self.service = service
+        # The exception a broken constraint answers, with AWS's generic "N validation errors
+        # detected: ..." message (CloudWatch Logs: InvalidParameterException). None: the
+        # default of `berth.api.awsjson.validate`.
+        self.constraint_error = constraint_error
 
     @cached_property
     def service_model(self) -> ServiceModel:

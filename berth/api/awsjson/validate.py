@@ -33,6 +33,7 @@ from typing import Any
 from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
 
 from berth.api.awsjson.errors import JsonError
+from berth.api.awsjson.java_regex import from_java
 
 # Java's wrapper classes, named in AWS's deserializer messages.
 _JAVA_TYPES = {
@@ -63,25 +64,34 @@ class Violation:
 @cache
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """A model pattern as Python regex. The model's patterns are Java regexes; the ones ECR
-    uses mean the same in Python once \\w, \\s and \\d are ASCII-only, as they are in Java."""
-    return re.compile(pattern, re.ASCII)
+    uses mean the same in Python once \\w, \\s and \\d are ASCII-only, as they are in Java;
+    `from_java` translates what other services use (`\\p{L}`, `[\\w-_]`)."""
+    return re.compile(from_java(pattern), re.ASCII)
 
 
-def validate(operation: OperationModel, params: Any) -> dict[str, Any]:
+def validate(
+    operation: OperationModel, params: Any, *, constraint_error: str | None = None
+) -> dict[str, Any]:
     """`params` checked against `operation`'s input: blobs decoded to bytes, timestamps parsed
-    to aware datetimes, unknown members dropped. Raises JsonError."""
+    to aware datetimes, unknown members dropped. Raises JsonError. `constraint_error`: the
+    exception broken constraints answer with the generic message listing all of them (CloudWatch
+    Logs answers InvalidParameterException so)."""
     shape = operation.input_shape
     violations: list[Violation] = []
     result = _structure(shape, params, "", violations) if shape is not None else {}
     if violations:
-        raise _invalid(operation, violations)
+        raise _invalid(operation, violations, constraint_error)
     return result
 
 
-def _invalid(operation: OperationModel, violations: list[Violation]) -> JsonError:
+def _invalid(
+    operation: OperationModel, violations: list[Violation], constraint_error: str | None = None
+) -> JsonError:
     # Services that model InvalidParameterException (ECR) name the first violation with it;
     # the rest answer ValidationException with all of them, as AWS's frameworks do.
-    if any(shape.name == "InvalidParameterException" for shape in operation.error_shapes):
+    if constraint_error is None and any(
+        shape.name == "InvalidParameterException" for shape in operation.error_shapes
+    ):
         first = violations[0]
         return JsonError(
             "InvalidParameterException",
@@ -94,7 +104,7 @@ def _invalid(operation: OperationModel, violations: list[Violation]) -> JsonErro
         for v in violations
     )
     return JsonError(
-        "ValidationException",
+        constraint_error or "ValidationException",
         f"{count} validation error{'s' if count > 1 else ''} detected: {detail}",
     )
 

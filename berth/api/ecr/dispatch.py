@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from berth.api.awsjson.dispatch import Authenticate, Authorize, Call, Handler, JsonApi
+from berth.api.awsjson.dispatch import MAX_BODY, Authenticate, Authorize, Call, Handler, JsonApi
 from berth.api.ecr.errors import from_domain
 from berth.api.ecr.model import ECR
 
@@ -16,7 +16,6 @@ def EcrApi(
     authenticate: Authenticate,
     *,
     authorize: Authorize | None = None,
-    max_body: int | None = None,
+    max_body: int = MAX_BODY,
 ) -> JsonApi:
-    extra = {} if max_body is None else {"max_body": max_body}
-    return JsonApi(ECR, handlers, authenticate, from_domain, authorize=authorize, **extra)
+    return JsonApi(ECR, handlers, authenticate, from_domain, authorize=authorize, max_body=max_body)

@@ -24,7 +24,15 @@ from berth.services.images import EcrImages, ImageFailure, ImageId, ImagesServic
 from berth.services.policies import PoliciesService
 from berth.services.registry import Registry
 from berth.services.repositories import repository_arn
-from berth.storage.ports import ImageRecord, LifecyclePolicyRecord, MetadataStore, Repository
+from berth.services.scanning import RepositoryScanning, ScanningService
+from berth.storage.ports import (
+    FindingRecord,
+    ImageRecord,
+    LifecyclePolicyRecord,
+    MetadataStore,
+    Repository,
+    ScanRecord,
+)
 
 Handler = Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -47,6 +55,7 @@ class Operations:
     registry_url: str
     authorizer: Authorizer
     policies: PoliciesService
+    scanning: ScanningService
 
     @property
     def registry_host(self) -> str:
@@ -87,6 +96,13 @@ class Operations:
             "DescribeRegistry": self.describe_registry,
             "GetAccountSetting": self.get_account_setting,
             "PutAccountSetting": self.put_account_setting,
+            "StartImageScan": self.start_image_scan,
+            "DescribeImageScanFindings": self.describe_image_scan_findings,
+            "PutRegistryScanningConfiguration": self.put_registry_scanning_configuration,
+            "GetRegistryScanningConfiguration": self.get_registry_scanning_configuration,
+            "BatchGetRepositoryScanningConfiguration": (
+                self.batch_get_repository_scanning_configuration
+            ),
         }
 
     async def authorize(self, call: Any, p: dict[str, Any]) -> None:
@@ -200,10 +216,17 @@ class Operations:
             p.get("nextToken"),
             p.get("maxResults") or 100,
         )
-        return {
-            "imageDetails": [_image_detail(scope, p["repositoryName"], i) for i in images],
-            "nextToken": token,
-        }
+        scans = await self.scanning.scan_records(
+            scope, p["repositoryName"], [i.digest for i in images]
+        )
+        details = []
+        for image in images:
+            detail = _image_detail(scope, p["repositoryName"], image)
+            scan = scans.get(image.digest)
+            if scan is not None:
+                detail.update(_scan_summary(scan))
+            details.append(detail)
+        return {"imageDetails": details, "nextToken": token}
 
     async def batch_get_image(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
         scope = scope_of(call, p)
@@ -457,6 +480,81 @@ class Operations:
         text = await self.policies.delete_registry_policy(scope)
         return {"registryId": scope.account_id, "policyText": text}
 
+    # image scanning
+
+    async def start_image_scan(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = scope_of(call, p)
+        image_id, status = await self.scanning.start_image_scan(
+            scope, p["repositoryName"], _parse_image_id(p["imageId"])
+        )
+        return {
+            "registryId": scope.account_id,
+            "repositoryName": p["repositoryName"],
+            "imageId": _image_id(image_id),
+            "imageScanStatus": {"status": status},
+        }
+
+    async def describe_image_scan_findings(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
+        scope = scope_of(call, p)
+        page = await self.scanning.describe_image_scan_findings(
+            scope,
+            p["repositoryName"],
+            _parse_image_id(p["imageId"]),
+            p.get("nextToken"),
+            p.get("maxResults") or 100,
+        )
+        response: dict[str, Any] = {
+            "registryId": scope.account_id,
+            "repositoryName": p["repositoryName"],
+            "imageId": _image_id(ImageId(page.digest, page.tag)),
+            "imageScanStatus": _scan_status(page.scan),
+            "nextToken": page.next_token,
+        }
+        if page.scan.status == "COMPLETE":
+            response["imageScanFindings"] = {
+                **_scan_summary(page.scan)["imageScanFindingsSummary"],
+                "findings": [_finding(f) for f in page.findings],
+            }
+        return response
+
+    async def put_registry_scanning_configuration(
+        self, call: Any, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        scan_type, rules = await self.scanning.put_registry_scanning_configuration(
+            scope_of(call, {}), p.get("scanType", "BASIC"), p.get("rules", [])
+        )
+        return {"registryScanningConfiguration": {"scanType": scan_type, "rules": rules}}
+
+    async def get_registry_scanning_configuration(
+        self, call: Any, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope = scope_of(call, {})
+        scan_type, rules = await self.scanning.get_registry_scanning_configuration(scope)
+        return {
+            "registryId": scope.account_id,
+            "scanningConfiguration": {"scanType": scan_type, "rules": rules},
+        }
+
+    async def batch_get_repository_scanning_configuration(
+        self, call: Any, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        scope = scope_of(call, p)
+        found, missing = await self.scanning.batch_get_repository_scanning_configuration(
+            scope, p["repositoryNames"]
+        )
+        return {
+            "scanningConfigurations": [_repository_scanning(r) for r in found],
+            "failures": [
+                {
+                    "repositoryName": name,
+                    "failureCode": "REPOSITORY_NOT_FOUND",
+                    "failureReason": f"The repository with name '{name}' does not exist in the "
+                    f"registry with id '{scope.account_id}'",
+                }
+                for name in missing
+            ],
+        }
+
     # registry
 
     async def get_authorization_token(self, call: Any, p: dict[str, Any]) -> dict[str, Any]:
@@ -572,6 +670,49 @@ def _image_detail(scope: Scope, name: str, image: ImageRecord) -> dict[str, Any]
     if image.subject:
         detail["subjectManifestDigest"] = image.subject
     return detail
+
+
+def _scan_status(scan: ScanRecord) -> dict[str, Any]:
+    shape: dict[str, Any] = {"status": scan.status}
+    if scan.description:
+        shape["description"] = scan.description
+    return shape
+
+
+def _scan_summary(scan: ScanRecord) -> dict[str, Any]:
+    """DescribeImages' imageScanStatus and, once complete, imageScanFindingsSummary."""
+    shape: dict[str, Any] = {"imageScanStatus": _scan_status(scan)}
+    if scan.status == "COMPLETE":
+        summary: dict[str, Any] = {"findingSeverityCounts": dict(scan.severity_counts or {})}
+        if scan.completed_at is not None:
+            summary["imageScanCompletedAt"] = scan.completed_at
+        if scan.source_updated_at is not None:
+            summary["vulnerabilitySourceUpdatedAt"] = scan.source_updated_at
+        shape["imageScanFindingsSummary"] = summary
+    return shape
+
+
+def _finding(finding: FindingRecord) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "name": finding.name,
+        "severity": finding.severity,
+        "attributes": [{"key": k, "value": v} for k, v in finding.attributes],
+    }
+    if finding.description:
+        shape["description"] = finding.description
+    if finding.uri:
+        shape["uri"] = finding.uri
+    return shape
+
+
+def _repository_scanning(found: RepositoryScanning) -> dict[str, Any]:
+    return {
+        "repositoryArn": repository_arn(found.repository),
+        "repositoryName": found.repository.name,
+        "scanOnPush": found.scan_on_push,
+        "scanFrequency": found.frequency,
+        "appliedScanFilters": found.filters,
+    }
 
 
 def _policy_shape(scope: Scope, name: str, policy: LifecyclePolicyRecord) -> dict[str, Any]:

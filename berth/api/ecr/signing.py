@@ -12,7 +12,7 @@ from berth.services.auth import AuthService, Caller
 SERVICE = "ecr"
 
 
-def sigv4_authenticator(auth: AuthService) -> Authenticate:
+def sigv4_authenticator(auth: AuthService, service: str = SERVICE) -> Authenticate:
     async def authenticate(request: web.Request, body: bytes) -> tuple[Caller, str]:
         signed = sigv4.SignedRequest(
             method=request.method,
@@ -22,7 +22,7 @@ def sigv4_authenticator(auth: AuthService) -> Authenticate:
             body=body,
         )
         try:
-            return await auth.authenticate(signed, service=SERVICE)
+            return await auth.authenticate(signed, service=service)
         except sigv4.SigV4Error as exc:
             raise EcrError(exc.type_name, exc.message, status=exc.status) from None
 

@@ -93,6 +93,19 @@ def _match(path: str, method: str) -> tuple[Route | None, dict[str, Any], bool]:
 
 
 Login = Callable[[str | None], Awaitable[tuple[Caller, str]]]
+# Told about every routed request and how it ended (the audit trail); must not block.
+Observe = Callable[
+    [
+        web.Request,
+        Caller | None,
+        Scope,
+        tuple[str, ...],
+        dict[str, Any],
+        web.StreamResponse,
+        BerthError | None,
+    ],
+    None,
+]
 _READS = frozenset({"GET", "HEAD"})
 
 
@@ -114,6 +127,7 @@ class OciApi:
         self._default_scope = default_scope
         self._authenticate = login
         self._authorizer = authorizer
+        self.observe: Observe | None = None
         self._anonymous_pull = anonymous_pull
         self._challenge = {
             "Www-Authenticate": f'Basic realm="{realm}/",service="ecr.amazonaws.com"',
@@ -178,6 +192,8 @@ class OciApi:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = request.rel_url.raw_path[len("/v2/") :]
         route, params, known = _match(path, request.method)
+        login: tuple[Caller | None, Scope] | web.Response | None = None
+        failure: BerthError | None = None
         try:
             login = await self._login(request)
             if isinstance(login, web.Response):
@@ -195,6 +211,7 @@ class OciApi:
                 ctx = await self._authorize(request, caller, scope, actions, params)
                 response = await handler(request, ctx, **params)
         except BerthError as exc:
+            failure = exc
             response = render(exc)
         except web.HTTPException:
             raise
@@ -202,4 +219,6 @@ class OciApi:
             log.exception("unhandled error in %s %s", request.method, request.path)
             response = error_response(500, "UNKNOWN", "internal server error")
         response.headers.update(_API_VERSION)
+        if self.observe is not None and route is not None and isinstance(login, tuple):
+            self.observe(request, login[0], login[1], route[1], params, response, failure)
         return response

@@ -59,6 +59,8 @@ class Call:
 Handler = Callable[[Call, dict[str, Any]], Awaitable[Mapping[str, Any] | None]]
 Authenticate = Callable[[sigv4.SignedRequest, str], Awaitable[tuple[Any, str]]]
 ToError = Callable[[BerthError], QueryError]
+# Told about every authenticated call and how it ended (the audit trail); must not block.
+Observe = Callable[[Call, Mapping[str, Any], Mapping[str, Any] | None, QueryError | None], None]
 
 
 class QueryApi:
@@ -73,10 +75,13 @@ class QueryApi:
         self._handlers = handlers
         self._authenticate = authenticate
         self._to_error = to_error
+        self.observe: Observe | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         request_id = str(uuid.uuid4())
         operation = "?"
+        call: Call | None = None
+        params: Mapping[str, Any] = {}
         try:
             body = await _read_body(request)
             signed = sigv4.SignedRequest(
@@ -98,12 +103,14 @@ class QueryApi:
             except UnicodeDecodeError:
                 raise QueryError("MalformedInput", "The request body is not UTF-8") from None
             operation, params = self._model.parse_request(pairs)
+            call = Call(operation, caller, request_id, region, request.remote, request.secure)
             handler = self._handlers.get(operation)
             if handler is None:
                 raise QueryError("InvalidAction", f"Berth does not implement {operation} yet")
-            call = Call(operation, caller, request_id, region, request.remote, request.secure)
-            result = await handler(call, params)
+            result = await handler(call, dict(params))
             payload = self._model.serialize_response(operation, result or {}, request_id)
+            if self.observe is not None:
+                self.observe(call, params, result, None)
             return _response(payload, request_id, 200)
         except QueryError as exc:
             error = exc
@@ -114,6 +121,8 @@ class QueryApi:
         except Exception:
             log.exception("unhandled error in %s %s", self._model.service_name, operation)
             error = QueryError("ServiceFailure", "An internal error occurred", 500)
+        if call is not None and self.observe is not None:
+            self.observe(call, params, None, error)
         return _response(self._model.error_body(error, request_id), request_id, error.status)
 
 

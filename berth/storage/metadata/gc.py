@@ -182,6 +182,10 @@ class SqlGarbageStore:
 
         return await self._store.read(work)
 
+    async def uploads_in_progress(self) -> int:
+        query = sa.select(sa.func.count()).select_from(uploads)
+        return int(await self._store.read(lambda conn: conn.execute(query).scalar_one()))
+
     async def storage_usage(self) -> StorageUsage:
         """Bytes stored, from the database alone (no walk of the disk)."""
         total = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(blobs.c.size), 0))

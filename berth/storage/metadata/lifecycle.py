@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -28,6 +28,7 @@ from berth.storage.metadata.store import (
 )
 from berth.storage.ports import (
     ExpiredImage,
+    OutboxEvent,
     PolicyTarget,
     PreviewRecord,
     PreviewResult,
@@ -102,7 +103,10 @@ class SqlLifecycleStore:
             after = rows[-1].id
 
     async def expire(
-        self, repository_id: int, images: Sequence[tuple[str, tuple[str, ...]]]
+        self,
+        repository_id: int,
+        images: Sequence[tuple[str, tuple[str, ...]]],
+        events: Callable[[str, tuple[str, ...]], Sequence[OutboxEvent]] = lambda _d, _t: (),
     ) -> list[ExpiredImage]:
         """Delete images judged with the given tags, in one transaction; an image whose tags
         changed since, or that an index now lists, is left alone (judged again next run)."""
@@ -124,6 +128,7 @@ class SqlLifecycleStore:
                 ).scalar():
                     continue
                 cascade = _drop_with_dependents(conn, repository_id, row.id, digest)
+                self._store.emit(conn, events(digest, judged_tags))
                 expired.append(ExpiredImage(digest, judged_tags, aware(row.pushed_at), cascade))
             return expired
 

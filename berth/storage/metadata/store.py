@@ -44,6 +44,7 @@ from berth.storage.metadata.schema import (
     tags,
     uploads,
 )
+from berth.storage.metadata.schema import events as outbox
 from berth.storage.metadata.urls import sync_url
 from berth.storage.ports import (
     AccessKey,
@@ -51,6 +52,7 @@ from berth.storage.ports import (
     LifecyclePolicyRecord,
     ManifestRecord,
     NewManifest,
+    OutboxEvent,
     ReferrerRecord,
     Repository,
     Upload,
@@ -62,6 +64,7 @@ T = TypeVar("T")
 Work = Callable[[sa.Connection], T]
 
 BLOB, MANIFEST = "blob", "manifest"
+_OUTBOX_LOCK = 0x6265727468  # "berth": the advisory lock that orders outbox writes
 _MANIFEST_COLUMNS = (
     manifests.c.digest,
     manifests.c.media_type,
@@ -650,6 +653,7 @@ class SqlMetadataStore:
         tag_names: Sequence[str],
         *,
         is_immutable: Callable[[str], bool] = lambda _tag: False,
+        events: Sequence[OutboxEvent] = (),
     ) -> bool:
         now = utcnow()
 
@@ -733,11 +737,15 @@ class SqlMetadataStore:
                     )
                 )
                 changed = True
+            if changed:
+                self.emit(conn, events)
             return changed
 
         return await self._write(work)
 
-    async def delete_manifest(self, repository_id: int, digest: str) -> bool:
+    async def delete_manifest(
+        self, repository_id: int, digest: str, *, events: Sequence[OutboxEvent] = ()
+    ) -> bool:
         def work(conn: sa.Connection) -> bool:
             # Locked first (PostgreSQL): an index push share-locks its children, so the check
             # below sees any index that committed while this waited.
@@ -754,13 +762,46 @@ class SqlMetadataStore:
                     f"manifest {digest} is listed by image index {parent}; delete the index first"
                 )
             drop_manifest(conn, repository_id, manifest_id)
+            self.emit(conn, events)
             return True
 
         return await self._write(work)
 
-    async def delete_tag(self, repository_id: int, tag: str) -> bool:
+    async def delete_tag(
+        self, repository_id: int, tag: str, *, events: Sequence[OutboxEvent] = ()
+    ) -> bool:
         statement = sa.delete(tags).where(tags.c.repository_id == repository_id, tags.c.name == tag)
-        return await self._write(lambda conn: conn.execute(statement).rowcount > 0)
+
+        def work(conn: sa.Connection) -> bool:
+            if conn.execute(statement).rowcount == 0:
+                return False
+            self.emit(conn, events)
+            return True
+
+        return await self._write(work)
+
+    async def publish_events(self, events: Sequence[OutboxEvent]) -> None:
+        await self._write(lambda conn: self.emit(conn, events))
+
+    def emit(self, conn: sa.Connection, batch: Sequence[OutboxEvent]) -> None:
+        """Append events to the outbox inside the caller's transaction.
+
+        Delivery reads the outbox in `seq` order from a cursor per target, so `seq` must follow
+        commit order: SQLite's single writer gives that; on PostgreSQL a transaction-scoped
+        advisory lock makes event-writing transactions take their numbers one at a time.
+        """
+        if not batch:
+            return
+        if not self._sqlite:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_OUTBOX_LOCK)))
+        now = utcnow()
+        conn.execute(
+            sa.insert(outbox),
+            [
+                {"id": e.id, "account_id": e.account_id, "created_at": now, "body": e.body}
+                for e in batch
+            ],
+        )
 
     async def record_pulls(self, pulls: Sequence[tuple[int, str, datetime]]) -> None:
         def work(conn: sa.Connection) -> None:

@@ -1,0 +1,173 @@
+"""CloudTrail-shaped audit records, built from what a request did. Pure: no clock, no I/O.
+
+Secrets never get in: byte values (layer parts) are dropped, every member whose name says it is
+a secret, token or password is replaced, and the responses of the calls that hand out
+credentials (GetAuthorizationToken, CreateAccessKey, AssumeRole) are not recorded at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from berth.domain.policy import Principal
+
+EVENT_VERSION = "1.08"
+MAX_ELEMENTS_CHARS = 2048
+READ_ONLY = re.compile(r"^(Describe|List|Get|BatchGet|BatchCheck|Lookup|Filter|Test)")
+_SECRET = re.compile(r"secret|token|password|credential|authorization|privatekey", re.I)
+SILENT_RESPONSES = frozenset({"GetAuthorizationToken", "CreateAccessKey", "AssumeRole"})
+_IDENTITY_TYPES = {"root": "Root", "user": "IAMUser", "assumed-role": "AssumedRole"}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    principal: Principal
+    access_key_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """A record plus the columns LookupEvents filters on."""
+
+    event_id: str
+    account_id: str
+    event_time: datetime
+    event_name: str
+    event_source: str
+    read_only: bool
+    username: str | None
+    access_key_id: str | None
+    resource_type: str | None
+    resource_name: str | None
+    record: str  # the CloudTrailEvent JSON document
+
+
+def username(principal: Principal) -> str | None:
+    """CloudTrail's Username: root, the IAM user's name, or a role session's name."""
+    if principal.kind == "root":
+        return "root"
+    if principal.kind == "user":
+        return principal.username
+    if principal.kind == "assumed-role":
+        return principal.arn.rsplit("/", 1)[-1]
+    return None
+
+
+def scrub(value: Any, *, key: str = "") -> Any:
+    """`value` with bytes dropped and anything secret-looking replaced."""
+    if key and _SECRET.search(key):
+        return "HIDDEN_DUE_TO_SECURITY_REASONS"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return None
+    if isinstance(value, Mapping):
+        return {k: scrub(v, key=str(k)) for k, v in value.items() if not _is_bytes(v)}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value if not _is_bytes(v)]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _is_bytes(value: Any) -> bool:
+    return isinstance(value, bytes | bytearray | memoryview)
+
+
+def _trimmed(value: Any) -> Any:
+    """Large elements (manifests, listings) are cut: the trail says what happened, not all."""
+    if value is None:
+        return None
+    text = json.dumps(value, default=str)
+    if len(text) <= MAX_ELEMENTS_CHARS:
+        return value
+    return {"truncated": True, "size": len(text)}
+
+
+def entry(
+    *,
+    event_id: str,
+    request_id: str,
+    event_time: datetime,
+    event_source: str,
+    event_name: str,
+    region: str,
+    account_id: str,
+    caller: Actor | None,
+    source_ip: str | None,
+    user_agent: str | None,
+    request_parameters: Mapping[str, Any] | None,
+    response_elements: Mapping[str, Any] | None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    resource_arn: str | None = None,
+    resource_type: str | None = None,
+) -> AuditEntry:
+    principal = caller.principal if caller is not None else None
+    identity: dict[str, Any]
+    if principal is None or principal.kind == "anonymous":
+        identity = {"type": "Unknown"}
+    else:
+        identity = {
+            "type": _IDENTITY_TYPES.get(principal.kind, "Unknown"),
+            "principalId": principal.userid or principal.account,
+            "arn": principal.arn,
+            "accountId": principal.account,
+            "accessKeyId": caller.access_key_id if caller else None,
+        }
+        if principal.kind == "user":
+            identity["userName"] = principal.username
+        if principal.kind == "assumed-role":
+            identity["sessionContext"] = {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "arn": principal.role_arn,
+                    "accountId": principal.account,
+                    "userName": (principal.role_arn or "").rsplit("/", 1)[-1],
+                }
+            }
+    read_only = bool(READ_ONLY.match(event_name))
+    record: dict[str, Any] = {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": identity,
+        "eventTime": event_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": event_source,
+        "eventName": event_name,
+        "awsRegion": region,
+        "sourceIPAddress": source_ip,
+        "userAgent": user_agent,
+        "requestParameters": _trimmed(scrub(request_parameters)),
+        "responseElements": None
+        if event_name in SILENT_RESPONSES
+        else _trimmed(scrub(response_elements)),
+        "requestID": request_id,
+        "eventID": event_id,
+        "readOnly": read_only,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account_id,
+        "eventCategory": "Management",
+    }
+    if error_code is not None:
+        record["errorCode"] = error_code
+        record["errorMessage"] = error_message
+    if resource_arn is not None:
+        record["resources"] = [
+            {"ARN": resource_arn, "accountId": account_id, "type": resource_type}
+        ]
+    return AuditEntry(
+        event_id=event_id,
+        account_id=account_id,
+        event_time=event_time,
+        event_name=event_name,
+        event_source=event_source,
+        read_only=read_only,
+        username=username(principal) if principal is not None else None,
+        access_key_id=caller.access_key_id if caller else None,
+        resource_type=resource_type if resource_arn else None,
+        resource_name=resource_arn,
+        record=json.dumps(record, separators=(",", ":")),
+    )
