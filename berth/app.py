@@ -207,7 +207,34 @@ def event_delivery(
     )
 
 
-def create_app(settings: Settings) -> web.Application:
+async def _prepare(settings: Settings, auth: AuthService) -> list[GeneratedRootKey]:
+    # Migrations first: nothing is served from a schema older than the code.
+    await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
+    pair = await auth.ensure_root_key(
+        settings.account_id, settings.root_access_key_id, settings.root_secret_access_key
+    )
+    if pair is None:
+        return []
+    path = settings.data_dir / ROOT_CREDENTIALS_FILE
+    write_credentials_file(path, *pair)
+    return [GeneratedRootKey(settings.account_id, *pair, str(path))]
+
+
+async def prepare(settings: Settings) -> list[GeneratedRootKey]:
+    """What must happen once before worker processes start: migrations, the server key, the
+    root key (returned when generated, to be shown once)."""
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    metadata = SqlMetadataStore(settings.sqlalchemy_url)
+    try:
+        auth = AuthService(metadata, load_master_key(settings.secret_key, settings.data_dir))
+        return await _prepare(settings, auth)
+    finally:
+        await metadata.close()
+
+
+def create_app(settings: Settings, *, prepared: bool = False) -> web.Application:
+    """The whole server. `prepared`: `prepare` already ran (a worker of `berth serve
+    --workers N`), so this process does not migrate or create the root key itself."""
     installation = open_installation(settings)
     metadata, registry, collector = (
         installation.metadata,
@@ -277,15 +304,8 @@ def create_app(settings: Settings) -> web.Application:
     generated: list[GeneratedRootKey] = []
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        # Migrations first: nothing is served from a schema older than the code.
-        await asyncio.to_thread(migrate.upgrade, settings.sqlalchemy_url)
-        pair = await auth.ensure_root_key(
-            settings.account_id, settings.root_access_key_id, settings.root_secret_access_key
-        )
-        if pair is not None:
-            path = settings.data_dir / ROOT_CREDENTIALS_FILE
-            write_credentials_file(path, *pair)
-            generated.append(GeneratedRootKey(settings.account_id, *pair, str(path)))
+        if not prepared:
+            generated.extend(await _prepare(settings, auth))
         jobs = [asyncio.create_task(registry.pulls.run(settings.pull_time_interval))]
         if settings.lifecycle_interval:
             jobs.append(

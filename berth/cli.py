@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -15,7 +17,14 @@ from aiohttp import web
 
 from berth import __version__, admin
 from berth.api.metrics import JsonAccessLogger
-from berth.app import IN_FLIGHT, ROOT_KEY, create_app, open_installation
+from berth.app import (
+    IN_FLIGHT,
+    ROOT_KEY,
+    GeneratedRootKey,
+    create_app,
+    open_installation,
+    prepare,
+)
 from berth.config import Settings, load_settings
 from berth.storage.metadata import migrate
 
@@ -37,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", type=Path, help="PEM private key for HTTPS")
     serve.add_argument("--account-id", help="12-digit id of the account created on first start")
     serve.add_argument("--public-url", help="the registry URL clients use (default from host/port)")
+    serve.add_argument("--workers", type=int, help="server processes sharing the port (default 1)")
     serve.add_argument(
         "--create-on-push",
         action="store_true",
@@ -163,12 +173,58 @@ def main(argv: list[str] | None = None) -> int:
         )
     try:
         tls = _tls_context(settings)
+        if settings.workers > 1:
+            return _serve_workers(settings, tls)
         app = create_app(settings)
     except (ValueError, OSError, ssl.SSLError) as exc:
         print(f"berth: cannot start: {exc}", file=sys.stderr)
         return 2
     asyncio.run(serve(app, settings, tls))
     return 0
+
+
+def _serve_workers(settings: Settings, tls: ssl.SSLContext | None) -> int:
+    """Prepare once, then fork `workers` processes that share the port through SO_REUSEPORT;
+    signals are passed on to them, and the parent exits when they have all stopped."""
+    _show_root_keys(asyncio.run(prepare(settings)))
+    children: list[int] = []
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: nothing of the parent's event loop or engines exists here
+            code = 0
+            try:
+                asyncio.run(serve(create_app(settings, prepared=True), settings, tls, shared=True))
+            except BaseException:
+                log.exception("worker failed")
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+    worst = 0
+    for child in children:
+        _, status = os.waitpid(child, 0)
+        worst = max(worst, os.waitstatus_to_exitcode(status))
+    return worst
+
+
+def _show_root_keys(keys: list[GeneratedRootKey]) -> None:
+    for key in keys:
+        # Shown once, on the terminal rather than in the log; the file keeps it afterwards.
+        print(
+            f"Created the root access key of account {key.account_id}:\n"
+            f"  AWS_ACCESS_KEY_ID={key.access_key_id}\n"
+            f"  AWS_SECRET_ACCESS_KEY={key.secret_access_key}\n"
+            f"  (also in {key.path}, readable by its owner only)",
+            flush=True,
+        )
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -186,7 +242,13 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     return tls
 
 
-async def serve(app: web.Application, settings: Settings, tls: ssl.SSLContext | None) -> None:
+async def serve(
+    app: web.Application,
+    settings: Settings,
+    tls: ssl.SSLContext | None,
+    *,
+    shared: bool = False,
+) -> None:
     access: dict[str, Any] = {"access_log": None}
     if settings.access_log:
         # Access lines are JSON documents on their own lines, for log shippers to parse; on
@@ -199,21 +261,15 @@ async def serve(app: web.Application, settings: Settings, tls: ssl.SSLContext | 
         access = {"access_log": access_log, "access_log_class": JsonAccessLogger}
     runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_timeout, **access)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls, backlog=1024)
+    site = web.TCPSite(
+        runner, settings.host, settings.port, ssl_context=tls, backlog=1024, reuse_port=shared
+    )
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    for key in app[ROOT_KEY]:
-        # Shown once, on the terminal rather than in the log; the file keeps it afterwards.
-        print(
-            f"Created the root access key of account {key.account_id}:\n"
-            f"  AWS_ACCESS_KEY_ID={key.access_key_id}\n"
-            f"  AWS_SECRET_ACCESS_KEY={key.secret_access_key}\n"
-            f"  (also in {key.path}, readable by its owner only)",
-            flush=True,
-        )
+    _show_root_keys(app[ROOT_KEY])
     log.info("Berth registry listening on %s", settings.registry_url)
     await stop.wait()
     log.info("stopping: finishing in-flight requests")

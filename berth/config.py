@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     metrics_token: str = ""
     access_log: bool = True
     log_level: str = "INFO"
+    # Server processes sharing the port (SO_REUSEPORT); 1 serves from this process.
+    workers: int = Field(1, ge=1, le=64)
     # Seconds a SIGTERM waits for in-flight requests.
     shutdown_timeout: float = Field(30.0, ge=0)
 

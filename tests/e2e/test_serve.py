@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import http.client
 import os
 import re
@@ -25,7 +26,7 @@ import botocore.config
 import httpx
 import pytest
 
-from tests.api.helpers import push_blob, sha256
+from tests.api.helpers import push_blob, push_image, sha256
 from tests.conftest import PG_URL, REGION, ROOT_KEY_ID, ROOT_SECRET, free_port
 from tests.e2e.conftest import BerthProcess
 
@@ -391,3 +392,53 @@ def test_tls(tmp_path: Path, database_url: str) -> None:
     assert len(_lines_announcing(served.output(), url)) == 1
     assert f"http://127.0.0.1:{port}" not in served.output()
     assert served.stdout() == ""  # the root key was configured, so none was generated
+
+
+def test_two_workers_share_the_port_and_the_store(berth_process: BerthProcess) -> None:
+    """`--workers 2`: both processes answer; a chunked upload whose chunks land on either
+    worker completes with the right digest; pushes from many connections are all kept; a
+    SIGTERM stops both."""
+    berth_process.start("--workers", "2")
+    assert berth_process.process is not None
+    parent = berth_process.process.pid
+    workers = _children(parent)
+    assert len(workers) == 2
+
+    chunks = [os.urandom(256 * 1024) for _ in range(12)]
+    digest = "sha256:" + hashlib.sha256(b"".join(chunks)).hexdigest()
+    password = berth_process.password()
+    with httpx.Client(base_url=berth_process.url, auth=("AWS", password), timeout=30) as start:
+        location = start.post("/v2/workers/app/blobs/uploads/").headers["Location"]
+    offset = 0
+    for chunk in chunks:
+        # A new connection per chunk: the kernel spreads them over both workers.
+        with httpx.Client(base_url=berth_process.url, auth=("AWS", password), timeout=30) as c:
+            response = c.patch(
+                location,
+                content=chunk,
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+                },
+            )
+            assert response.status_code == 202, response.text
+            location = response.headers["Location"]
+            offset += len(chunk)
+    with httpx.Client(base_url=berth_process.url, auth=("AWS", password), timeout=30) as c:
+        done = c.put(location, params={"digest": digest})
+        assert done.status_code == 201, done.text
+        assert c.get(f"/v2/workers/app/blobs/{digest}").content == b"".join(chunks)
+    for i in range(20):
+        with httpx.Client(base_url=berth_process.url, auth=("AWS", password), timeout=30) as c:
+            push_image(c, "workers/app", f"t{i}", seed=f"s{i}".encode())
+    with httpx.Client(base_url=berth_process.url, auth=("AWS", password), timeout=30) as c:
+        tags = c.get("/v2/workers/app/tags/list").json()["tags"]
+    assert sorted(tags) == sorted(f"t{i}" for i in range(20))
+    assert berth_process.stop() == 0
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists()
+
+
+def _children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in found]
