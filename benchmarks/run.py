@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--json", type=Path, default=Path(__file__).with_name("results.json"), help="raw results"
     )
     p.add_argument(
-        "--berth-workers", type=int, default=1, help="Berth worker processes (only 1 today)"
+        "--berth-workers", type=int, default=1, help="Berth worker processes (default 1)"
     )
     p.add_argument(
         "--max-minutes", type=float, default=20.0, help="stop starting rounds after this"
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print(
         f"\nBerth/Distribution ratio of medians; 'better' says which direction wins. Berth ran "
-        f"{config.berth_workers} worker process (multi-worker not yet available)."
+        f"{config.berth_workers} worker process(es)."
     )
     report = {
         "started": started,

@@ -148,9 +148,8 @@ SECRET_ACCESS_KEY = "benchmark-secret-" + "x" * 23
 
 
 def start_berth(base: Path, label: str = "berth", workers: int = 1) -> Server:
-    """Berth with ECR token auth (Basic AWS:<token>); anonymous pull on for the auth-cost test."""
-    if workers != 1:
-        raise SystemExit("Berth has no multi-worker mode yet: run with --berth-workers 1")
+    """Berth with ECR token auth (Basic AWS:<token>); anonymous pull on for the auth-cost test.
+    Access logs are off, as Distribution's are."""
     workdir = Path(base) / label
     workdir.mkdir(parents=True)
     port = free_port()
@@ -160,11 +159,12 @@ def start_berth(base: Path, label: str = "berth", workers: int = 1) -> Server:
         BERTH_ROOT_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY,
         BERTH_CREATE_ON_PUSH="1",
         BERTH_ANONYMOUS_PULL="1",
+        BERTH_ACCESS_LOG="0",
     )
     for key in ("BERTH_CONFIG", "BERTH_DATABASE_URL", "AWS_ENDPOINT_URL"):
         env.pop(key, None)
     argv = [str(BERTH_BIN), "serve", "--host", HOST, "--port", str(port)]
-    argv += ["--data-dir", str(workdir / "data")]
+    argv += ["--data-dir", str(workdir / "data"), "--workers", str(workers)]
     started = time.monotonic()
     server = Server(label, port, workdir, _spawn(label, argv, env, workdir))
     _wait_ready(server, "/healthz", {200}, started)
