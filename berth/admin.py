@@ -19,9 +19,11 @@ from berth.config import Settings
 from berth.domain.scope import Scope
 from berth.errors import BerthError
 from berth.scan.errors import OsvError, ScanError
+from berth.services.audit import AuditTrail
 from berth.services.auth import AuthService
 from berth.services.gc import GcReport
 from berth.storage.crypto import load_master_key
+from berth.storage.metadata.audit import SqlAuditStore
 from berth.storage.metadata.outbox import SqlOutboxStore
 from berth.storage.ports import ImportCounts, Repository
 
@@ -57,10 +59,13 @@ async def lifecycle_run(
     def report(repo: Repository, done: int, total: int) -> None:
         progress.show(f"{repo.name}: expiring {done}/{total} images")
 
+    trail = AuditTrail(SqlAuditStore(installation.metadata))
+    installation.registry.lifecycle.audit = trail.add
     try:
         results = await installation.registry.lifecycle.run(
             repository=repository, dry_run=dry_run, progress=report
         )
+        await trail.flush()
     finally:
         progress.clear()
         await installation.metadata.close()

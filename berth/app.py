@@ -265,6 +265,7 @@ def create_app(settings: Settings, *, prepared: bool = False) -> web.Application
     )
     ecr = EcrApi(operations.table(), sigv4_authenticator(auth), authorize=operations.authorize)
     trail = AuditTrail(SqlAuditStore(metadata))
+    registry.lifecycle.audit = trail.add
     metrics = Metrics()
     metrics.counter_from("berth_audit_records_dropped", lambda: trail.dropped)
     ecr.observe = ecr_observer(trail)
@@ -329,6 +330,8 @@ def create_app(settings: Settings, *, prepared: bool = False) -> web.Application
         metrics.counter_from("berth_events_delivered", lambda: delivery.delivered)
         metrics.counter_from("berth_event_delivery_failures", lambda: delivery.failures)
         metrics.counter_from("berth_lifecycle_images_expired", lambda: registry.lifecycle.expired)
+        metrics.counter_from("berth_scans_completed", lambda: installation.scanning.completed)
+        metrics.counter_from("berth_scans_failed", lambda: installation.scanning.failed)
         jobs.append(
             asyncio.create_task(
                 refresh_gauges(metrics.gauges, SqlGarbageStore(metadata), outbox, GAUGE_SECONDS)

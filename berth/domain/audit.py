@@ -171,3 +171,86 @@ def entry(
         resource_name=resource_arn,
         record=json.dumps(record, separators=(",", ":")),
     )
+
+
+IMAGES_PER_EXECUTION_EVENT = 10
+
+
+def policy_execution_entries(
+    *,
+    account_id: str,
+    region: str,
+    repository: str,
+    policy_text: str,
+    evaluated_at: datetime,
+    expired: list[tuple[str, tuple[str, ...], datetime, int]],
+    event_ids: list[str],
+) -> list[AuditEntry]:
+    """ECR's CloudTrail `PolicyExecutionEvent` records of one lifecycle run (an AwsServiceEvent,
+    split every ten images as ECR does). `expired`: (digest, tags, pushed at, rule priority)."""
+    try:
+        rules = json.loads(policy_text).get("rules", [])
+    except ValueError:
+        rules = []
+    batches = [
+        expired[i : i + IMAGES_PER_EXECUTION_EVENT]
+        for i in range(0, len(expired), IMAGES_PER_EXECUTION_EVENT)
+    ]
+    arn = f"arn:aws:ecr:{region}:{account_id}:repository/{repository}"
+    entries = []
+    for batch, event_id in zip(batches, event_ids, strict=False):
+        record = {
+            "eventVersion": EVENT_VERSION,
+            "userIdentity": {"accountId": account_id, "invokedBy": "AWS Internal"},
+            "eventTime": evaluated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": "ecr.amazonaws.com",
+            "eventName": "PolicyExecutionEvent",
+            "awsRegion": region,
+            "sourceIPAddress": "AWS Internal",
+            "userAgent": "AWS Internal",
+            "requestParameters": None,
+            "responseElements": None,
+            "eventID": event_id,
+            "readOnly": False,
+            "resources": [{"ARN": arn, "accountId": account_id, "type": "AWS::ECR::Repository"}],
+            "eventType": "AwsServiceEvent",
+            "managementEvent": True,
+            "recipientAccountId": account_id,
+            "serviceEventDetails": {
+                "repositoryName": repository,
+                "lifecycleEventPolicy": {
+                    "lifecycleEventRules": rules,
+                    "lastEvaluatedAt": int(evaluated_at.timestamp() * 1000),
+                    "policyVersion": 1,
+                },
+                "lifecycleEventImageActions": [
+                    {
+                        "lifecycleEventImage": {
+                            "digest": digest,
+                            "tagStatus": "TAGGED" if tags else "UNTAGGED",
+                            "tagList": list(tags[:100]),
+                            "pushedAt": int(pushed_at.timestamp() * 1000),
+                        },
+                        "rulePriority": priority,
+                    }
+                    for digest, tags, pushed_at, priority in batch
+                ],
+            },
+            "eventCategory": "Management",
+        }
+        entries.append(
+            AuditEntry(
+                event_id=event_id,
+                account_id=account_id,
+                event_time=evaluated_at,
+                event_name="PolicyExecutionEvent",
+                event_source="ecr.amazonaws.com",
+                read_only=False,
+                username=None,
+                access_key_id=None,
+                resource_type="AWS::ECR::Repository",
+                resource_name=arn,
+                record=json.dumps(record, separators=(",", ":")),
+            )
+        )
+    return entries

@@ -85,6 +85,10 @@ class AuditTrail:
         if len(self._queue) >= FLUSH_AT:
             self._wake.set()
 
+    def add(self, entry: AuditEntry) -> None:
+        """Queue a record built already (service events such as lifecycle runs)."""
+        self.record(_ready(entry))
+
     async def flush(self) -> None:
         builders, self._queue = self._queue, []
         if not builders:

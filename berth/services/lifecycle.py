@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from berth.domain.audit import AuditEntry, policy_execution_entries
 from berth.domain.events import lifecycle_summary_event
 from berth.domain.lifecycle import Decision, ImageFacts, Policy, evaluate, parse_policy
 from berth.domain.pagination import decode_token, encode_token
@@ -76,6 +77,8 @@ class LifecycleService:
         self._previews: set[asyncio.Task[None]] = set()
         self._events = ImageEvents()
         self.expired = 0  # images expired by enforcement in this process (a metric)
+        # Where a run's CloudTrail PolicyExecutionEvent records go (the audit trail).
+        self.audit: Callable[[AuditEntry], None] | None = None
 
     # the policy document
 
@@ -191,16 +194,15 @@ class LifecycleService:
             ):
                 continue
             try:
-                results.append(
-                    await self._enforce(repo, parse_policy(target.text), dry_run, progress)
-                )
+                results.append(await self._enforce(repo, target.text, dry_run, progress))
             except Exception:
                 log.exception("lifecycle policy of %s could not be applied", repo.name)
         return results
 
     async def _enforce(
-        self, repository: Repository, policy: Policy, dry_run: bool, progress: Progress | None
+        self, repository: Repository, policy_text: str, dry_run: bool, progress: Progress | None
     ) -> RunResult:
+        policy = parse_policy(policy_text)
         started = time.monotonic()
         now = datetime.now(UTC)
         images = await self._store.image_facts(repository.id)
@@ -234,8 +236,20 @@ class LifecycleService:
                 await self._metadata.publish_events(
                     [self._events.raw(repository.account_id, summary)]
                 )
-        # Until the audit trail exists, a run is one structured log line shaped like ECR's
-        # CloudTrail PolicyExecutionEvent.
+        if not dry_run and expired and self.audit is not None:
+            for entry in policy_execution_entries(
+                account_id=repository.account_id,
+                region=repository.region,
+                repository=repository.name,
+                policy_text=policy_text,
+                evaluated_at=now,
+                expired=[
+                    (i.digest, i.tags, i.pushed_at, priorities.get(i.digest, 0)) for i in expired
+                ],
+                event_ids=[str(uuid.uuid4()) for _ in range(0, len(expired), 10)],
+            ):
+                self.audit(entry)
+        # Also one structured log line per run, for operators reading the log.
         log.info(
             "%s",
             json.dumps(

@@ -131,6 +131,8 @@ class ScanningService:
         self._rescan_interval = timedelta(seconds=rescan_interval)
         self._poll_interval = poll_interval
         self._wakeup = asyncio.Event()
+        self.completed = 0  # scans finished by this process (metrics)
+        self.failed = 0
 
     # scan on push
 
@@ -348,6 +350,7 @@ class ScanningService:
             except (ScanError, BerthError) as exc:
                 await self._store.fail(claimed.manifest_id, worker, exc.message)
                 log.info("scan of %s@%s failed: %s", claimed.repository_name, claimed.digest, exc)
+                self.failed += 1
                 return
             except OSError as exc:
                 await self._store.fail(claimed.manifest_id, worker, f"Unreadable layer: {exc}")
@@ -361,6 +364,7 @@ class ScanningService:
             await self._store.complete(
                 claimed.manifest_id, worker, outcome, self._scan_event(claimed, outcome)
             )
+            self.completed += 1
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -20,7 +21,7 @@ from tests.api.helpers import (
     sha256,
 )
 from tests.api.lifecycle_helpers import age_image
-from tests.conftest import RunningRegistry
+from tests.conftest import ROOT_KEY_ID, ROOT_SECRET, RunningRegistry
 
 NAME = "lifecycle/app"
 
@@ -159,6 +160,25 @@ def test_guide_policy_preview_and_enforcement_agree(
     assert young_untagged in left and old_tagged in left
     assert len(left) == 4
     assert "lastEvaluatedAt" in registry.ecr.get_lifecycle_policy(repositoryName=NAME)
+    # The run is in the audit trail as ECR's CloudTrail PolicyExecutionEvent.
+    trail = boto3.client(
+        "cloudtrail",
+        endpoint_url=registry.url,
+        region_name="us-east-1",
+        aws_access_key_id=ROOT_KEY_ID,
+        aws_secret_access_key=ROOT_SECRET,
+    )
+    found = trail.lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "PolicyExecutionEvent"}]
+    )["Events"]
+    record = json.loads(found[0]["CloudTrailEvent"])
+    assert record["eventType"] == "AwsServiceEvent"
+    details = record["serviceEventDetails"]
+    assert details["repositoryName"] == NAME
+    assert details["lifecycleEventPolicy"]["lifecycleEventRules"][0]["rulePriority"] == 1
+    actions = details["lifecycleEventImageActions"]
+    assert [a["lifecycleEventImage"]["digest"] for a in actions] == [old_untagged]
+    assert actions[0]["lifecycleEventImage"]["tagStatus"] == "UNTAGGED"
     # Nothing left to expire: a second run is a no-op.
     assert f"{NAME}: 0 of 4 images expired" in run_cli(registry, capsys)
 
