@@ -243,7 +243,7 @@ def create_app(settings: Settings, *, prepared: bool = False) -> web.Application
     )
     auth = AuthService(metadata, load_master_key(settings.secret_key, settings.data_dir))
     policy_store = SqlPolicyStore(metadata)
-    iam = IamService(SqlIamStore(metadata), auth.seal_secret)
+    iam = IamService(SqlIamStore(metadata), auth.seal_secret, keys_changed=auth.invalidate_keys)
     authorizer = Authorizer(iam, policy_store, metadata)
     oci = OciApi(
         registry,

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import string
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from berth.storage.crypto import Sealer, derive_key
 from berth.storage.ports import AccessKey, MetadataStore
 
 TOKEN_LIFETIME = timedelta(hours=12)
+KEY_CACHE_SECONDS = 1.0
 ACTIVE = "Active"
 SESSION_KEY_PREFIX = "ASIA"
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
@@ -83,6 +85,10 @@ class AuthService:
         # Session credentials are stateless, as on AWS: the token carries the session's secret
         # and principal, sealed under a key only Berth holds.
         self._sessions = Sealer(derive_key(master_key, "berth/session-tokens/v1"))
+        # Key states for a moment, so a pull does not read the database to check its login;
+        # this process forgets them as soon as IAM changes a key, other processes within
+        # KEY_CACHE_SECONDS.
+        self._keys: dict[str, tuple[float, AccessKey | None]] = {}
 
     def seal_secret(self, secret_access_key: str, access_key_id: str) -> bytes:
         """A secret as the access_keys table stores it."""
@@ -119,8 +125,20 @@ class AuthService:
         return generated
 
     async def _active_key(self, access_key_id: str) -> AccessKey | None:
+        now = time.monotonic()
+        cached = self._keys.get(access_key_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         key = await self._metadata.get_access_key(access_key_id)
-        return key if key is not None and key.status == ACTIVE else None
+        active = key if key is not None and key.status == ACTIVE else None
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[access_key_id] = (now + KEY_CACHE_SECONDS, active)
+        return active
+
+    def invalidate_keys(self) -> None:
+        """Forget cached key states (after this process changed a key)."""
+        self._keys.clear()
 
     # the ECR API
 

@@ -258,9 +258,13 @@ def _deleted(outcome: Outcome, missing: NoSuchEntity) -> None:
 
 
 class IamService:
-    def __init__(self, store: IamStore, seal: Seal) -> None:
+    def __init__(
+        self, store: IamStore, seal: Seal, *, keys_changed: Callable[[], None] = lambda: None
+    ) -> None:
         self._store = store
         self._seal = seal
+        # Told when a key stops (or starts) working, so cached key states go at once.
+        self._keys_changed = keys_changed
 
     # for authorization
 
@@ -476,16 +480,20 @@ class IamService:
                 status, "status", "Member must satisfy enum value set: [Active, Inactive]"
             )
         _, principal_arn = await self._key_owner(account_id, user_name, caller_arn)
-        if not await self._store.update_access_key(
+        updated = await self._store.update_access_key(
             account_id, principal_arn, access_key_id, status
-        ):
+        )
+        self._keys_changed()
+        if not updated:
             raise _no_key(access_key_id)
 
     async def delete_access_key(
         self, account_id: str, user_name: str | None, access_key_id: str, *, caller_arn: str
     ) -> None:
         _, principal_arn = await self._key_owner(account_id, user_name, caller_arn)
-        if not await self._store.delete_access_key(account_id, principal_arn, access_key_id):
+        deleted = await self._store.delete_access_key(account_id, principal_arn, access_key_id)
+        self._keys_changed()
+        if not deleted:
             raise _no_key(access_key_id)
 
     # inline policies, shared by users, groups and roles

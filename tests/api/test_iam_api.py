@@ -130,7 +130,7 @@ def harness(database_url: str) -> Iterator[tuple[Any, Harness]]:
     loop = asyncio.new_event_loop()
     loop.run_until_complete(metadata.ensure_account(ACCOUNT))
     auth = AuthService(metadata, b"k" * 32)
-    service = IamService(SqlIamStore(metadata), auth.seal_secret)
+    service = IamService(SqlIamStore(metadata), auth.seal_secret, keys_changed=auth.invalidate_keys)
     harness = Harness(loop, None)  # type: ignore[arg-type]
     harness.operations = IamOperations(service, harness.authorize)
     client = botocore.session.get_session().create_client(

@@ -74,6 +74,45 @@ _MANIFEST_COLUMNS = (
 )
 
 
+def _pull_statements() -> dict[str, sa.Select[Any]]:
+    """The pull path's reads, with named parameters, compiled once per store."""
+    repo = repositories.c
+    in_repository = (
+        repo.account_id == sa.bindparam("account"),
+        repo.region == sa.bindparam("region"),
+        repo.name == sa.bindparam("name"),
+    )
+    return {
+        "manifest_by_tag": sa.select(repo.id, *_MANIFEST_COLUMNS)
+        .select_from(repositories)
+        .outerjoin(
+            tags, sa.and_(tags.c.repository_id == repo.id, tags.c.name == sa.bindparam("ref"))
+        )
+        .outerjoin(manifests, manifests.c.id == tags.c.manifest_id)
+        .where(*in_repository),
+        "manifest_by_digest": sa.select(repo.id, *_MANIFEST_COLUMNS)
+        .select_from(repositories)
+        .outerjoin(
+            manifests,
+            sa.and_(
+                manifests.c.repository_id == repo.id, manifests.c.digest == sa.bindparam("ref")
+            ),
+        )
+        .where(*in_repository),
+        "blob": sa.select(repo.id, blobs.c.size)
+        .select_from(repositories)
+        .outerjoin(
+            repository_blobs,
+            sa.and_(
+                repository_blobs.c.repository_id == repo.id,
+                repository_blobs.c.digest == sa.bindparam("ref"),
+            ),
+        )
+        .outerjoin(blobs, blobs.c.digest == repository_blobs.c.digest)
+        .where(*in_repository),
+    }
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -95,6 +134,12 @@ class SqlMetadataStore:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="berth-sqlite-writer")
             self._readers: ThreadPoolExecutor | None = None
             self._loop_reader: sa.Connection | None = None
+            # The pull path skips SQLAlchemy's per-statement machinery on SQLite (it costs
+            # more than the query): SQL compiled once, run on the DBAPI connection.
+            self._fast = {
+                key: _compile_positional(statement, self.engine.dialect)
+                for key, statement in _pull_statements().items()
+            }
         else:
             self.engine = sa.create_engine(
                 full, pool_size=pool_size, max_overflow=0, pool_pre_ping=True
@@ -102,6 +147,7 @@ class SqlMetadataStore:
             self._writer = ThreadPoolExecutor(pool_size, thread_name_prefix="berth-db")
             self._readers = self._writer
         self._insert = (sqlite if self._sqlite else postgresql).insert
+        self._statements = _pull_statements()
 
     async def close(self) -> None:
         await asyncio.to_thread(self._writer.shutdown)
@@ -124,7 +170,9 @@ class SqlMetadataStore:
             # SQLite reads all run on the event loop's thread: one connection serves them, and
             # ending each read's transaction lets the next one see newer commits.
             if self._loop_reader is None:
-                self._loop_reader = self.engine.connect()
+                # Each read statement is its own snapshot (no BEGIN/ROLLBACK round trip): the
+                # hot reads are single statements.
+                self._loop_reader = self.engine.connect().execution_options(berth_autocommit=True)
             try:
                 return work(self._loop_reader)
             finally:
@@ -140,6 +188,19 @@ class SqlMetadataStore:
                 conn = conn.execution_options(berth_write=True)
             with conn.begin():
                 return work(conn)
+
+    async def _pull_row(self, key: str, params: dict[str, str]) -> Any:
+        """One row of a pull-path statement."""
+        if self._readers is None:
+            sql, order = self._fast[key]
+            if self._loop_reader is None:
+                self._read_now(lambda conn: None)  # opens the loop's reader connection
+            assert self._loop_reader is not None
+            raw = self._loop_reader.connection.driver_connection
+            assert raw is not None
+            return raw.execute(sql, [params[name] for name in order]).fetchone()
+        statement = self._statements[key]
+        return await self._read(lambda conn: conn.execute(statement, params).first())
 
     async def _read(self, work: Work[T]) -> T:
         if self._readers is None:
@@ -583,59 +644,24 @@ class SqlMetadataStore:
         digest: str | None = None,
         tag: str | None = None,
     ) -> tuple[int, ManifestRecord | None] | None:
-        repo = repositories.c
-        if tag is not None:
-            query = sa.lambda_stmt(
-                lambda: (
-                    sa.select(repo.id, *_MANIFEST_COLUMNS)
-                    .select_from(repositories)
-                    .outerjoin(tags, sa.and_(tags.c.repository_id == repo.id, tags.c.name == tag))
-                    .outerjoin(manifests, manifests.c.id == tags.c.manifest_id)
-                    .where(repo.account_id == account_id, repo.region == region, repo.name == name)
-                )
-            )
-        else:
-            query = sa.lambda_stmt(
-                lambda: (
-                    sa.select(repo.id, *_MANIFEST_COLUMNS)
-                    .select_from(repositories)
-                    .outerjoin(
-                        manifests,
-                        sa.and_(manifests.c.repository_id == repo.id, manifests.c.digest == digest),
-                    )
-                    .where(repo.account_id == account_id, repo.region == region, repo.name == name)
-                )
-            )
-        row = await self._read(lambda conn: conn.execute(query).first())
+        key, ref = ("manifest_by_tag", tag) if tag is not None else ("manifest_by_digest", digest)
+        row = await self._pull_row(
+            key, {"account": account_id, "region": region, "name": name, "ref": ref or ""}
+        )
         if row is None:
             return None
-        if row.digest is None:
-            return row.id, None
-        return row.id, ManifestRecord(
-            row.digest, row.media_type, row.size, row.content, aware(row.pushed_at)
-        )
+        repository_id, found, media_type, size, content, pushed_at = row
+        if found is None:
+            return repository_id, None
+        return repository_id, ManifestRecord(found, media_type, size, content, _moment(pushed_at))
 
     async def find_blob(
         self, account_id: str, region: str, name: str, digest: str
     ) -> tuple[int, int | None] | None:
-        repo = repositories.c
-        query = sa.lambda_stmt(
-            lambda: (
-                sa.select(repo.id, blobs.c.size)
-                .select_from(repositories)
-                .outerjoin(
-                    repository_blobs,
-                    sa.and_(
-                        repository_blobs.c.repository_id == repo.id,
-                        repository_blobs.c.digest == digest,
-                    ),
-                )
-                .outerjoin(blobs, blobs.c.digest == repository_blobs.c.digest)
-                .where(repo.account_id == account_id, repo.region == region, repo.name == name)
-            )
+        row = await self._pull_row(
+            "blob", {"account": account_id, "region": region, "name": name, "ref": digest}
         )
-        row = await self._read(lambda conn: conn.execute(query).first())
-        return None if row is None else (row.id, row.size)
+        return None if row is None else (row[0], row[1])
 
     async def missing_manifests(self, repository_id: int, digests: Sequence[str]) -> list[str]:
         if not digests:
@@ -1003,6 +1029,20 @@ def _image_size(conn: sa.Connection, repository_id: int, manifest: NewManifest) 
     ).scalar()
 
 
+def _compile_positional(
+    statement: sa.Select[Any], dialect: sa.Dialect
+) -> tuple[str, tuple[str, ...]]:
+    compiled = statement.compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup or ())
+
+
+def _moment(value: datetime | str) -> datetime:
+    """A timestamp as the DBAPI hands it back: SQLite's text, or PostgreSQL's datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return aware(value)
+
+
 def drop_manifest(conn: sa.Connection, repository_id: int, manifest_id: int) -> None:
     """Delete a manifest, its tags and its references.
 
@@ -1103,5 +1143,8 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
-        immediate = conn.get_execution_options().get("berth_write", False)
+        options = conn.get_execution_options()
+        if options.get("berth_autocommit", False):
+            return
+        immediate = options.get("berth_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

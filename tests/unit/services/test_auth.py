@@ -20,7 +20,7 @@ from botocore.credentials import Credentials  # type: ignore[import-untyped]
 from berth.domain import sigv4
 from berth.domain.policy import Principal
 from berth.errors import NotAuthenticated
-from berth.services.auth import AuthService, Caller, write_credentials_file
+from berth.services.auth import KEY_CACHE_SECONDS, AuthService, Caller, write_credentials_file
 from berth.storage.metadata import migrate
 from berth.storage.metadata.store import SqlMetadataStore
 
@@ -101,10 +101,19 @@ def test_token_round_trip_expiry_and_revocation(tmp_path: Path) -> None:
         for bad in (None, "", "Bearer x", basic(data.password, user="root"), basic("v1.x.y")):
             with pytest.raises(NotAuthenticated):
                 await auth.authenticate_registry(bad, now=issued)
-        # A token dies with its access key.
+        # A token dies with its access key: at once when this process changed the key (IAM
+        # tells the service), within KEY_CACHE_SECONDS when another process did.
         key = await store.get_access_key("AKIAEXPLICIT00000001")
         assert key is not None
         await store.put_access_key(dataclasses.replace(key, status="Inactive"))
+        auth.invalidate_keys()
+        with pytest.raises(NotAuthenticated):
+            await auth.authenticate_registry(header, now=issued)
+        await store.put_access_key(key)
+        auth.invalidate_keys()
+        assert await auth.authenticate_registry(header, now=issued)
+        await store.put_access_key(dataclasses.replace(key, status="Inactive"))
+        await asyncio.sleep(KEY_CACHE_SECONDS)
         with pytest.raises(NotAuthenticated):
             await auth.authenticate_registry(header, now=issued)
 

@@ -85,7 +85,12 @@ def env(database_url: str) -> Iterator[Env]:
     loop.run_until_complete(metadata.ensure_account(ACCOUNT))
     loop.run_until_complete(metadata.ensure_account(OTHER))
     try:
-        yield Env(loop, IamService(SqlIamStore(metadata), auth.seal_secret), auth, metadata)
+        yield Env(
+            loop,
+            IamService(SqlIamStore(metadata), auth.seal_secret, keys_changed=auth.invalidate_keys),
+            auth,
+            metadata,
+        )
     finally:
         loop.run_until_complete(metadata.close())
         loop.close()
