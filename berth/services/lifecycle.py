@@ -126,7 +126,8 @@ class LifecycleService:
     async def _preview(self, repository: Repository, policy: Policy) -> None:
         try:
             images = await self._store.image_facts(repository.id)
-            decisions = _judge(policy, images)
+            # CPU-bound for large repositories: off the event loop, which keeps serving.
+            decisions = await asyncio.to_thread(_judge, policy, images)
             await self._store.finish_preview(
                 repository.id,
                 [
@@ -149,8 +150,11 @@ class LifecycleService:
         limit: int,
     ) -> Preview:
         repository = await self._repositories.get(scope, name)
-        await self._store.fail_unfinished_previews(datetime.now(UTC) - PREVIEW_TIMEOUT)
         record = await self._store.get_preview(repository.id)
+        stale = datetime.now(UTC) - PREVIEW_TIMEOUT
+        if record is not None and record.status == "IN_PROGRESS" and record.started_at < stale:
+            await self._store.fail_unfinished_previews(stale)
+            record = await self._store.get_preview(repository.id)
         if record is None:
             raise LifecyclePolicyPreviewNotFound(
                 f"There is no dry run for the repository with name '{name}' in the registry "
@@ -206,7 +210,7 @@ class LifecycleService:
         started = time.monotonic()
         now = datetime.now(UTC)
         images = await self._store.image_facts(repository.id)
-        decisions = _judge(policy, images, now)
+        decisions = await asyncio.to_thread(_judge, policy, images, now)
         expired: list[ExpiredImage] = []
         priorities = {image.digest: priority for image, priority in decisions}
         if dry_run:
