@@ -270,6 +270,7 @@ def create_app(settings: Settings, *, prepared: bool = False) -> web.Application
     metrics.counter_from("berth_audit_records_dropped", lambda: trail.dropped)
     ecr.observe = ecr_observer(trail)
     oci.observe = oci_observer(trail)
+    oci.sbom = installation.scanning.sbom
     # Other AWS JSON services on `POST /`, each chosen by its X-Amz-Target prefix.
     json_apis = [
         cloudtrail_api(trail, authorizer, sigv4_authenticator(auth, "cloudtrail")),

@@ -371,6 +371,15 @@ def test_sbom_from_the_scan_and_pushed_as_a_referrer(
     names = {c["name"] for c in document["components"]}
     assert set(here.glibc_binaries) <= names
     assert "httpx" in names and "idna" not in names
+    # The same document from the registry API (a Berth extension), for a logged-in reader.
+    served = registry.client.get("/v2/scan/sbom/sbom/v1")
+    assert served.status_code == 200
+    assert served.headers["Content-Type"].startswith("application/vnd.cyclonedx+json")
+    assert served.headers["Docker-Content-Digest"] == digest
+    assert {c["name"] for c in served.json()["components"]} == names
+    assert registry.client.get("/v2/scan/sbom/sbom/nope").status_code == 404
+    anonymous = httpx.get(f"{registry.url}/v2/scan/sbom/sbom/v1")
+    assert anonymous.status_code == 401
 
     code, out = sbom_cli(registry.settings, capsys, f"scan/sbom@{digest}", "--push")
     assert code == 0, out

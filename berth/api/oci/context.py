@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -25,6 +26,12 @@ class Context:
     scope: Scope
     # Whether a `mount` request may link the blob (the caller may read its source).
     can_mount: bool = True
+    # The CycloneDX document of an image (a Berth extension), when scanning is wired.
+    sbom: Sbom | None = None
+
+
+# (scope, repository, tag or digest) -> (image digest, CycloneDX document)
+Sbom = Callable[[Scope, str, str], Awaitable[tuple[str, dict[str, Any]]]]
 
 
 async def body(request: web.Request) -> AsyncIterator[bytes]:

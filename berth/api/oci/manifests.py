@@ -9,7 +9,7 @@ from aiohttp import web
 from berth.api.oci.context import Context, page, paginated
 from berth.domain import media_types as mt
 from berth.domain.manifests import MAX_MANIFEST_BYTES
-from berth.errors import ManifestTooLarge
+from berth.errors import ManifestNotFound, ManifestTooLarge
 from berth.storage.ports import ReferrerRecord
 
 
@@ -110,3 +110,15 @@ async def _read_manifest(request: web.Request) -> bytes:
             raise ManifestTooLarge(f"manifest exceeds the limit of {MAX_MANIFEST_BYTES} bytes")
         parts.append(chunk)
     return b"".join(parts)
+
+
+async def get_sbom(request: web.Request, ctx: Context, name: str, reference: str) -> web.Response:
+    """Berth extension: the package inventory of an image's last scan as CycloneDX JSON."""
+    if ctx.sbom is None:
+        raise ManifestNotFound("image scanning is not enabled on this registry")
+    digest, document = await ctx.sbom(ctx.scope, name, reference)
+    return web.json_response(
+        document,
+        content_type="application/vnd.cyclonedx+json",
+        headers={"Docker-Content-Digest": digest},
+    )

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from berth.api.oci import blobs, manifests
-from berth.api.oci.context import Context
+from berth.api.oci.context import Context, Sbom
 from berth.api.oci.errors import error_response, render
 from berth.domain.scope import Scope, scope_from_host
 from berth.errors import BerthError, NotAuthenticated
@@ -79,6 +79,8 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Route]]] = [
         re.compile(rf"^{_NAME}/referrers/(?P<digest>[^/]+)$"),
         {"GET": (manifests.list_referrers, PULL)},
     ),
+    # Berth extension, last so that no OCI route is shadowed: an image's SBOM.
+    (re.compile(rf"^{_NAME}/sbom/(?P<reference>[^/]+)$"), {"GET": (manifests.get_sbom, PULL)}),
 ]
 
 _API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
@@ -128,6 +130,7 @@ class OciApi:
         self._authenticate = login
         self._authorizer = authorizer
         self.observe: Observe | None = None
+        self.sbom: Sbom | None = None
         self._anonymous_pull = anonymous_pull
         self._challenge = {
             "Www-Authenticate": f'Basic realm="{realm}/",service="ecr.amazonaws.com"',
@@ -162,7 +165,7 @@ class OciApi:
         """Check `actions` on the repository; what the handler may do besides (mounts)."""
         if caller is None:
             # Only reads get here without a login, and only with anonymous pulls switched on.
-            return Context(self._registry, scope, can_mount=False)
+            return Context(self._registry, scope, can_mount=False, sbom=self.sbom)
         context: dict[str, str | Sequence[str]] = {
             "aws:SecureTransport": "true" if request.secure else "false",
         }
@@ -187,7 +190,7 @@ class OciApi:
                 can_mount = (
                     caller.principal.kind == "root" and caller.account_id == scope.account_id
                 )
-        return Context(self._registry, scope, can_mount=can_mount)
+        return Context(self._registry, scope, can_mount=can_mount, sbom=self.sbom)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = request.rel_url.raw_path[len("/v2/") :]
