@@ -75,10 +75,14 @@ class GarbageCollector:
                 referrers=await self._drain(
                     lambda: self._garbage.collect_referrers(before, self._batch)
                 ),
-                links=await self._drain(lambda: self._garbage.collect_links(before, self._batch)),
+                links=await self._collect_links(before),
             )
+            # Each batch starts where the last ended: one pass over the blobs, not one per batch.
+            last: str | None = None
             while True:
-                gone = await self._garbage.collect_blobs(self._batch, self._blobs.delete_blob)
+                gone, last = await self._garbage.collect_blobs(
+                    self._batch, self._blobs.delete_blob, after=last
+                )
                 report = replace(
                     report,
                     blobs=report.blobs + len(gone),
@@ -86,7 +90,7 @@ class GarbageCollector:
                 )
                 if progress:
                     progress(report)
-                if len(gone) < self._batch:
+                if last is None:
                     break
         log.info(
             "garbage collection: %d uploads expired, %d referrers, %d links, %d blobs deleted, "
@@ -98,6 +102,14 @@ class GarbageCollector:
             report.bytes,
         )
         return report
+
+    async def _collect_links(self, before: datetime) -> int:
+        total, last = 0, None
+        while True:
+            count, last = await self._garbage.collect_links(before, self._batch, after=last)
+            total += count
+            if last is None:
+                return total
 
     async def _drain(self, batch: Callable[[], Awaitable[int]]) -> int:
         total = 0

@@ -103,8 +103,12 @@ class SqlGarbageStore:
 
         return await self._store.write(work)
 
-    async def collect_links(self, before: datetime, limit: int) -> int:
-        """Unlink one batch of blobs no manifest of their repository uses."""
+    async def collect_links(
+        self, before: datetime, limit: int, after: tuple[int, str] | None = None
+    ) -> tuple[int, tuple[int, str] | None]:
+        """Unlink one batch of blobs no manifest of their repository uses, after the key the
+        previous batch ended at (so a collection walks the links once, not once per batch);
+        how many went, and where this batch ended (None: nothing left)."""
         key = sa.tuple_(repository_blobs.c.repository_id, repository_blobs.c.digest)
         candidates = (
             sa.select(repository_blobs.c.repository_id, repository_blobs.c.digest)
@@ -112,37 +116,43 @@ class SqlGarbageStore:
             .order_by(repository_blobs.c.repository_id, repository_blobs.c.digest)
             .limit(limit)
         )
-
-        def work(conn: sa.Connection) -> int:
-            rows = [tuple(r) for r in conn.execute(candidates.with_for_update()).all()]
-            if not rows:
-                return 0
-            return int(
-                conn.execute(
-                    sa.delete(repository_blobs).where(
-                        key.in_(rows),
-                        repository_blobs.c.created_at < before,
-                        _link_unreferenced(),
-                    )
-                ).rowcount
+        if after is not None:
+            candidates = candidates.where(
+                key > sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
             )
+
+        def work(conn: sa.Connection) -> tuple[int, tuple[int, str] | None]:
+            rows = [(int(r[0]), str(r[1])) for r in conn.execute(candidates.with_for_update())]
+            if not rows:
+                return 0, None
+            deleted = conn.execute(
+                sa.delete(repository_blobs).where(
+                    key.in_(rows),
+                    repository_blobs.c.created_at < before,
+                    _link_unreferenced(),
+                )
+            ).rowcount
+            return int(deleted), rows[-1]
 
         return await self._store.write(work)
 
     async def collect_blobs(
-        self, limit: int, delete: Callable[[str], None]
-    ) -> list[tuple[str, int]]:
-        """Delete one batch of blobs linked nowhere: rows and, under their locks, the bytes."""
+        self, limit: int, delete: Callable[[str], None], after: str | None = None
+    ) -> tuple[list[tuple[str, int]], str | None]:
+        """Delete one batch of blobs linked nowhere, after digest `after`: rows and, under
+        their locks, the bytes; what went, and where the batch ended (None: nothing left)."""
         candidates = (
             # No grace of their own: a blob row and its first link are written together, so
             # a blob linked nowhere was unlinked (and the link had its grace period).
             sa.select(blobs.c.digest).where(_blob_unlinked()).order_by(blobs.c.digest).limit(limit)
         )
+        if after is not None:
+            candidates = candidates.where(blobs.c.digest > after)
 
-        def work(conn: sa.Connection) -> list[tuple[str, int]]:
+        def work(conn: sa.Connection) -> tuple[list[tuple[str, int]], str | None]:
             digests = list(conn.execute(candidates.with_for_update()).scalars())
             if not digests:
-                return []
+                return [], None
             gone = [
                 (row.digest, int(row.size))
                 for row in conn.execute(
@@ -157,7 +167,7 @@ class SqlGarbageStore:
             # row without placing the bytes again.
             for digest, _size in gone:
                 delete(digest)
-            return gone
+            return gone, digests[-1]
 
         return await self._store.write(work)
 

@@ -232,24 +232,30 @@ class SqlLifecycleStore:
         query = sa.select(r).where(r.c.repository_id == repository_id).order_by(r.c.digest)
         if digests is not None:
             query = query.where(r.c.digest.in_(list(digests)))
-        if after is not None:
-            query = query.where(r.c.digest > after)
 
         def work(conn: sa.Connection) -> list[PreviewResult]:
-            found = []
-            # The tag filter works on the JSON list, portably: filter while paging.
-            for row in conn.execute(query).yield_per(1000):
-                if (tag_status == "TAGGED" and not row.tags) or (
-                    tag_status == "UNTAGGED" and row.tags
-                ):
-                    continue
-                found.append(
-                    PreviewResult(
-                        row.digest, tuple(row.tags), aware(row.pushed_at), row.rule_priority
+            found: list[PreviewResult] = []
+            cursor = after
+            # The tag filter works on the JSON list, portably: it runs here, on keyset chunks
+            # with a LIMIT, so a page never makes the database sort or send the whole rest.
+            while len(found) < limit:
+                chunk = query if cursor is None else query.where(r.c.digest > cursor)
+                rows = conn.execute(chunk.limit(max(limit, 100))).all()
+                for row in rows:
+                    if (tag_status == "TAGGED" and not row.tags) or (
+                        tag_status == "UNTAGGED" and row.tags
+                    ):
+                        continue
+                    found.append(
+                        PreviewResult(
+                            row.digest, tuple(row.tags), aware(row.pushed_at), row.rule_priority
+                        )
                     )
-                )
-                if len(found) == limit:
-                    break
+                    if len(found) == limit:
+                        return found
+                if len(rows) < max(limit, 100):
+                    return found
+                cursor = rows[-1].digest
             return found
 
         return await self._store.read(work)
