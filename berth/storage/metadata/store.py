@@ -2,9 +2,9 @@
 
 The SQL runs on SQLAlchemy's synchronous engine. Measured here, a SQLite read on the event
 loop costs ~30 µs against ~1.2 ms through aiosqlite's thread hops, so SQLite reads run inline
-(WAL readers never wait for writers); SQLite writes go to one writer thread (SQLite admits one
-writer anyway, and a commit's fsync must not stall the loop). PostgreSQL work runs in a thread
-pool as large as the connection pool.
+(WAL readers never wait for writers); SQLite writes go to one writer thread, which commits the
+writes waiting together (SQLite admits one writer anyway, and a commit's fsync must not stall
+the loop: `writer.py`). PostgreSQL work runs in a thread pool as large as the connection pool.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from berth.storage.metadata.schema import (
 )
 from berth.storage.metadata.schema import events as outbox
 from berth.storage.metadata.urls import sync_url
+from berth.storage.metadata.writer import GroupCommitWriter
 from berth.storage.ports import (
     AccessKey,
     ImageRecord,
@@ -113,6 +114,123 @@ def _pull_statements() -> dict[str, sa.Select[Any]]:
     }
 
 
+def _upsert(
+    table: sa.Table,
+    columns: Sequence[str],
+    conflict: Sequence[str],
+    update: Sequence[str] = (),
+    returning: str | None = None,
+) -> sa.TextClause:
+    """INSERT … ON CONFLICT in the syntax SQLite and PostgreSQL share, bound by column name.
+
+    Written as text because SQLAlchemy cannot cache the compiled form of its dialect upserts,
+    and compiling one on every push cost more than running it.
+    """
+    action = (
+        "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in update)
+        if update
+        else "DO NOTHING"
+    )
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(':' + c for c in columns)}) "
+        f"ON CONFLICT ({', '.join(conflict)}) {action}"
+    )
+    if returning:
+        sql += f" RETURNING {returning}"
+    # Typed binds, so that timestamps and JSON are stored as SQLAlchemy stores them elsewhere.
+    statement = sa.text(sql).bindparams(*(sa.bindparam(c, type_=table.c[c].type) for c in columns))
+    if returning:
+        return statement.columns(table.c[returning])  # type: ignore[return-value]
+    return statement
+
+
+def _push_statements() -> dict[str, Any]:
+    """The push path's statements, built once with bound parameters: built per call, their
+    construction and cache-key generation cost more than running them."""
+    p = sa.bindparam
+    return {
+        "repository": sa.select(repositories).where(
+            repositories.c.account_id == p("account"),
+            repositories.c.region == p("region"),
+            repositories.c.name == p("name"),
+        ),
+        "upload": sa.select(uploads).where(uploads.c.id == p("id")),
+        "create_upload": sa.insert(uploads).values(
+            id=p("id"),
+            repository_id=p("repository_id"),
+            offset=0,
+            created_at=p("now"),
+            updated_at=p("now"),
+        ),
+        "delete_upload": sa.delete(uploads).where(uploads.c.id == p("id")),
+        "blob": _upsert(blobs, ("digest", "size", "created_at"), ("digest",), ("size",)),
+        "link": _upsert(
+            repository_blobs,
+            ("repository_id", "digest", "created_at"),
+            ("repository_id", "digest"),
+            ("created_at",),
+        ),
+        "tag": sa.select(tags.c.manifest_id).where(
+            tags.c.repository_id == p("repository_id"), tags.c.name == p("name")
+        ),
+        "set_tag": _upsert(
+            tags,
+            ("repository_id", "name", "manifest_id", "updated_at"),
+            ("repository_id", "name"),
+            ("manifest_id", "updated_at"),
+        ),
+        "manifest": _upsert(
+            manifests,
+            (
+                "repository_id",
+                "digest",
+                "media_type",
+                "artifact_type",
+                "subject_digest",
+                "annotations",
+                "size",
+                "image_size",
+                "config_media_type",
+                "content",
+                "pushed_at",
+            ),
+            ("repository_id", "digest"),
+            returning="id",
+        ),
+    }
+
+
+class _BulkInsert:
+    """One table's INSERT compiled for the dialect, with each column's bind processor."""
+
+    def __init__(self, table: sa.Table, dialect: sa.Dialect) -> None:
+        compiled = sa.insert(table).compile(
+            dialect=dialect, column_keys=[c.name for c in table.columns]
+        )
+        self._sql = str(compiled)
+        self._positional = compiled.positiontup is not None
+        self._names = tuple(compiled.positiontup or [c.name for c in table.columns])
+        self._processors = tuple(
+            (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in self._names
+        )
+
+    def run(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+        def values(row: dict[str, Any]) -> Any:
+            converted = [
+                row.get(name) if process is None or row.get(name) is None else process(row[name])
+                for name, process in self._processors
+            ]
+            return converted if self._positional else dict(zip(self._names, converted, strict=True))
+
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(self._sql, [values(row) for row in rows])
+        finally:
+            cursor.close()
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -131,7 +249,12 @@ class SqlMetadataStore:
                 full, connect_args={"check_same_thread": False}, pool_size=pool_size
             )
             _configure_sqlite(self.engine)
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="berth-sqlite-writer")
+            database = self.engine.url.database
+            on_disk = bool(database) and database != ":memory:"
+            self._group: GroupCommitWriter | None = GroupCommitWriter(
+                self.engine, f"{database}-writer.lock" if on_disk else None
+            )
+            self._writer: ThreadPoolExecutor | None = None
             self._readers: ThreadPoolExecutor | None = None
             self._loop_reader: sa.Connection | None = None
             # The pull path skips SQLAlchemy's per-statement machinery on SQLite (it costs
@@ -144,13 +267,19 @@ class SqlMetadataStore:
             self.engine = sa.create_engine(
                 full, pool_size=pool_size, max_overflow=0, pool_pre_ping=True
             )
+            self._group = None
             self._writer = ThreadPoolExecutor(pool_size, thread_name_prefix="berth-db")
             self._readers = self._writer
         self._insert = (sqlite if self._sqlite else postgresql).insert
         self._statements = _pull_statements()
+        self._push = _push_statements()
+        self._bulk: dict[str, _BulkInsert] = {}
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._writer.shutdown)
+        if self._group is not None:
+            await asyncio.to_thread(self._group.close)
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.shutdown)
         if self._sqlite and self._loop_reader is not None:
             self._loop_reader.close()
         self.engine.dispose()
@@ -181,13 +310,8 @@ class SqlMetadataStore:
             return work(conn)
 
     def _write_now(self, work: Work[T]) -> T:
-        with self.engine.connect() as conn:
-            if self._sqlite:
-                # Take SQLite's write lock up front: a deferred transaction that upgrades
-                # from read to write fails at once under contention instead of waiting.
-                conn = conn.execution_options(berth_write=True)
-            with conn.begin():
-                return work(conn)
+        with self.engine.connect() as conn, conn.begin():
+            return work(conn)
 
     async def _pull_row(self, key: str, params: dict[str, str]) -> Any:
         """One row of a pull-path statement."""
@@ -208,6 +332,8 @@ class SqlMetadataStore:
         return await asyncio.get_running_loop().run_in_executor(self._readers, self._read_now, work)
 
     async def _write(self, work: Work[T]) -> T:
+        if self._group is not None:
+            return await self._group.submit(work)
         return await asyncio.get_running_loop().run_in_executor(self._writer, self._write_now, work)
 
     # for the other stores sharing this engine (garbage collection, lifecycle)
@@ -221,6 +347,20 @@ class SqlMetadataStore:
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ON CONFLICT."""
         return self._insert(table)
+
+    def bulk_insert(
+        self, conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """INSERT many rows through the DBAPI's executemany, the values converted by the
+        columns' own bind processors: what SQLAlchemy's executemany does, without its
+        per-row bookkeeping, which cost more than SQLite's inserts (the audit trail writes a
+        row per pull)."""
+        if not rows:
+            return
+        insert = self._bulk.get(table.name)
+        if insert is None:
+            insert = self._bulk[table.name] = _BulkInsert(table, self.engine.dialect)
+        insert.run(conn, rows)
 
     async def _names_after(
         self,
@@ -238,15 +378,9 @@ class SqlMetadataStore:
     # repositories
 
     async def get_repository(self, account_id: str, region: str, name: str) -> Repository | None:
-        # lambda_stmt: every request makes this query; the built statement is cached (~2x).
-        query = sa.lambda_stmt(
-            lambda: sa.select(repositories).where(
-                repositories.c.account_id == account_id,
-                repositories.c.region == region,
-                repositories.c.name == name,
-            )
-        )
-        row = await self._read(lambda conn: conn.execute(query).first())
+        query = self._push["repository"]
+        params = {"account": account_id, "region": region, "name": name}
+        row = await self._read(lambda conn: conn.execute(query, params).first())
         return _repository(row) if row else None
 
     async def ensure_repository(self, account_id: str, region: str, name: str) -> Repository:
@@ -529,24 +663,18 @@ class SqlMetadataStore:
         size: int,
         place: Callable[[], None],
     ) -> None:
-        now = utcnow()
+        params = {
+            "repository_id": repository_id,
+            "digest": digest,
+            "size": size,
+            "created_at": utcnow(),
+        }
         # The upsert locks the blob's row (SQLite: the whole database) until commit, and garbage
         # collection deletes a blob's file only while holding that lock: so the bytes `place`
         # puts down cannot be removed before this link makes them referenced.
-        conn.execute(
-            self._insert(blobs)
-            .values(digest=digest, size=size, created_at=now)
-            .on_conflict_do_update(index_elements=[blobs.c.digest], set_={"size": size})
-        )
+        conn.execute(self._push["blob"], params)
         place()
-        conn.execute(
-            self._insert(repository_blobs)
-            .values(repository_id=repository_id, digest=digest, created_at=now)
-            .on_conflict_do_update(
-                index_elements=[repository_blobs.c.repository_id, repository_blobs.c.digest],
-                set_={"created_at": now},
-            )
-        )
+        conn.execute(self._push["link"], params)
 
     async def store_blob(
         self, repository_id: int, digest: str, size: int, place: Callable[[], None]
@@ -561,15 +689,8 @@ class SqlMetadataStore:
             ).scalar()
             if size is None:
                 return None
-            now = utcnow()
-            conn.execute(
-                self._insert(repository_blobs)
-                .values(repository_id=repository_id, digest=digest, created_at=now)
-                .on_conflict_do_update(
-                    index_elements=[repository_blobs.c.repository_id, repository_blobs.c.digest],
-                    set_={"created_at": now},
-                )
-            )
+            params = {"repository_id": repository_id, "digest": digest, "created_at": utcnow()}
+            conn.execute(self._push["link"], params)
             return int(size)
 
         return await self._write(work)
@@ -701,24 +822,20 @@ class SqlMetadataStore:
                 )
             # Concurrent pushes of the same manifest are normal: insert-or-ignore, then read.
             manifest_id = conn.execute(
-                self._insert(manifests)
-                .values(
-                    repository_id=repository_id,
-                    digest=manifest.digest,
-                    media_type=manifest.media_type,
-                    artifact_type=manifest.artifact_type,
-                    subject_digest=manifest.subject,
-                    annotations=manifest.annotations,
-                    size=manifest.size,
-                    image_size=_image_size(conn, repository_id, manifest),
-                    config_media_type=manifest.config_media_type,
-                    content=manifest.content,
-                    pushed_at=now,
-                )
-                .on_conflict_do_nothing(
-                    index_elements=[manifests.c.repository_id, manifests.c.digest]
-                )
-                .returning(manifests.c.id)
+                self._push["manifest"],
+                {
+                    "repository_id": repository_id,
+                    "digest": manifest.digest,
+                    "media_type": manifest.media_type,
+                    "artifact_type": manifest.artifact_type,
+                    "subject_digest": manifest.subject,
+                    "annotations": manifest.annotations,
+                    "size": manifest.size,
+                    "image_size": _image_size(conn, repository_id, manifest),
+                    "config_media_type": manifest.config_media_type,
+                    "content": manifest.content,
+                    "pushed_at": now,
+                },
             ).scalar()
             changed = manifest_id is not None
             if manifest_id is not None:
@@ -739,11 +856,8 @@ class SqlMetadataStore:
                     )
                 ).scalar_one()
             for name in dict.fromkeys(tag_names):
-                current = conn.execute(
-                    sa.select(tags.c.manifest_id).where(
-                        tags.c.repository_id == repository_id, tags.c.name == name
-                    )
-                ).scalar()
+                tag = {"repository_id": repository_id, "name": name}
+                current = conn.execute(self._push["tag"], tag).scalar()
                 if current == manifest_id:
                     continue
                 if current is not None and is_immutable(name):
@@ -753,14 +867,8 @@ class SqlMetadataStore:
                         "overwritten because the tag is immutable.",
                         tag=name,
                     )
-                statement = self._insert(tags).values(
-                    repository_id=repository_id, name=name, manifest_id=manifest_id, updated_at=now
-                )
                 conn.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=[tags.c.repository_id, tags.c.name],
-                        set_={"manifest_id": manifest_id, "updated_at": now},
-                    )
+                    self._push["set_tag"], {**tag, "manifest_id": manifest_id, "updated_at": now}
                 )
                 changed = True
             if changed:
@@ -948,15 +1056,14 @@ class SqlMetadataStore:
 
     async def create_upload(self, upload_id: str, repository_id: int) -> Upload:
         now = utcnow()
-        statement = sa.insert(uploads).values(
-            id=upload_id, repository_id=repository_id, offset=0, created_at=now, updated_at=now
-        )
-        await self._write(lambda conn: conn.execute(statement))
+        statement = self._push["create_upload"]
+        params = {"id": upload_id, "repository_id": repository_id, "now": now}
+        await self._write(lambda conn: conn.execute(statement, params))
         return Upload(upload_id, repository_id, 0, now)
 
     async def get_upload(self, upload_id: str) -> Upload | None:
-        query = sa.select(uploads).where(uploads.c.id == upload_id)
-        row = await self._read(lambda conn: conn.execute(query).first())
+        query = self._push["upload"]
+        row = await self._read(lambda conn: conn.execute(query, {"id": upload_id}).first())
         if row is None:
             return None
         return Upload(
@@ -1003,13 +1110,15 @@ class SqlMetadataStore:
     ) -> None:
         def work(conn: sa.Connection) -> None:
             self._store(conn, repository_id, digest, size, place)
-            conn.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
+            conn.execute(self._push["delete_upload"], {"id": upload_id})
 
         await self._write(work)
 
     async def delete_upload(self, upload_id: str) -> bool:
-        statement = sa.delete(uploads).where(uploads.c.id == upload_id)
-        return await self._write(lambda conn: conn.execute(statement).rowcount > 0)
+        statement = self._push["delete_upload"]
+        return await self._write(
+            lambda conn: conn.execute(statement, {"id": upload_id}).rowcount > 0
+        )
 
 
 def _count_images(conn: sa.Connection, repository_id: int) -> int:
