@@ -28,6 +28,7 @@ from berth.storage.ports import AccessKey, MetadataStore
 
 TOKEN_LIFETIME = timedelta(hours=12)
 KEY_CACHE_SECONDS = 1.0
+MAX_CACHED_LOGINS = 10_000
 ACTIVE = "Active"
 SESSION_KEY_PREFIX = "ASIA"
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
@@ -89,6 +90,10 @@ class AuthService:
         # this process forgets them as soon as IAM changes a key, other processes within
         # KEY_CACHE_SECONDS.
         self._keys: dict[str, tuple[float, AccessKey | None]] = {}
+        # Registry logins by Authorization header for as long as the key state above: every
+        # request of a pull carries the same token, and opening it (base64, JSON, a MAC) cost
+        # more than the rest of a manifest GET's own work.
+        self._logins: dict[str, tuple[float, float, Caller, str]] = {}
 
     def seal_secret(self, secret_access_key: str, access_key_id: str) -> bytes:
         """A secret as the access_keys table stores it."""
@@ -139,6 +144,7 @@ class AuthService:
     def invalidate_keys(self) -> None:
         """Forget cached key states (after this process changed a key)."""
         self._keys.clear()
+        self._logins.clear()
 
     # the ECR API
 
@@ -232,6 +238,10 @@ class AuthService:
         its token was issued in."""
         if not authorization:
             raise NotAuthenticated("Not Authorized")
+        if now is None:
+            hit = self._logins.get(authorization)
+            if hit is not None and hit[0] > time.monotonic() and hit[1] > time.time():
+                return hit[2], hit[3]
         try:
             user, password = tokens.parse_basic(authorization)
             if user != "AWS":
@@ -242,14 +252,23 @@ class AuthService:
         if token.access_key_id.startswith(SESSION_KEY_PREFIX):
             # A session's login lives as long as the session at most, like the session itself.
             principal = principal_from_arn(token.principal_arn, role_arn=token.role_arn)
-            return Caller(token.account_id, token.access_key_id, principal, token.expires_at), (
-                token.region
+            caller = Caller(token.account_id, token.access_key_id, principal, token.expires_at)
+        else:
+            # A token dies with its access key: deleted or deactivated keys stop working at once.
+            key = await self._active_key(token.access_key_id)
+            if key is None or key.account_id != token.account_id:
+                raise NotAuthenticated("Not Authorized")
+            caller = Caller(key.account_id, key.id, principal_from_arn(key.principal_arn))
+        if now is None:
+            if len(self._logins) >= MAX_CACHED_LOGINS:
+                self._logins.clear()
+            until = time.monotonic() + KEY_CACHE_SECONDS
+            self._logins[authorization] = (
+                until,
+                token.expires_at.timestamp(),
+                caller,
+                token.region,
             )
-        # A token dies with its access key: deleted or deactivated keys stop working at once.
-        key = await self._active_key(token.access_key_id)
-        if key is None or key.account_id != token.account_id:
-            raise NotAuthenticated("Not Authorized")
-        caller = Caller(key.account_id, key.id, principal_from_arn(key.principal_arn))
         return caller, token.region
 
 

@@ -71,12 +71,23 @@ class Target:
 
 
 @lru_cache(maxsize=4096)
+def _conditional(policy: Policy) -> bool:
+    return any(statement.conditions for statement in policy.statements)
+
+
+@lru_cache(maxsize=4096)
 def _mentions_resource_tags(policy: Policy) -> bool:
     return any(
         "resourcetag/" in condition.key.lower()
         for statement in policy.statements
         for condition in statement.conditions
     )
+
+
+def _frozen(context: Mapping[str, str | Sequence[str]] | None) -> tuple[object, ...]:
+    if not context:
+        return ()
+    return tuple((k, v if isinstance(v, str) else tuple(v)) for k, v in sorted(context.items()))
 
 
 def _now_keys() -> dict[str, str | Sequence[str]]:
@@ -94,6 +105,12 @@ def _parsed(text: str, kind: str) -> Policy | None:
         return None  # stored documents were validated on write; never let one crash a request
 
 
+def _expiry(now: float) -> float:
+    """The end of the current CACHE_SECONDS window. Everything cached here expires at the
+    same moments, so a cached decision is never older than the policies it was made from."""
+    return (now // CACHE_SECONDS + 1) * CACHE_SECONDS
+
+
 class _Ttl:
     def __init__(self) -> None:
         self._entries: dict[object, tuple[float, object]] = {}
@@ -104,10 +121,17 @@ class _Ttl:
         if hit is not None and hit[0] > now:
             return hit[1]
         value = await load()
+        self.put(key, value, now)
+        return value
+
+    def peek(self, key: object) -> object | None:
+        hit = self._entries.get(key)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def put(self, key: object, value: object, now: float) -> None:
         if len(self._entries) > 10_000:
             self._entries.clear()
-        self._entries[key] = (now + CACHE_SECONDS, value)
-        return value
+        self._entries[key] = (_expiry(now), value)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -124,10 +148,14 @@ class Authorizer:
         self._policies = policies
         self._metadata = metadata
         self._cache = _Ttl()
+        # Decisions made without any conditional policy depend on nothing but their inputs
+        # and the policies, so a pull's repeated checks are a dictionary lookup.
+        self._decisions = _Ttl()
 
     def invalidate(self) -> None:
         """Forget cached policies (called after this process changed one)."""
         self._cache.clear()
+        self._decisions.clear()
 
     async def authorize(
         self,
@@ -170,6 +198,13 @@ class Authorizer:
         resource_policies: Sequence[Policy] | None = None,
     ) -> tuple[bool, str]:
         """Whether the request is allowed, and AWS's sentence about it."""
+        key: tuple[object, ...] | None = None
+        if resource_policies is None:
+            key = (caller, action, target, _frozen(context))
+            hit = self._decisions.peek(key)
+            if hit is not None:
+                return cast("tuple[bool, str]", hit)
+        started = time.monotonic()
         principal = caller.principal if caller is not None else ANONYMOUS
         identity: list[Policy] = []
         if principal.kind in ("user", "assumed-role"):
@@ -191,13 +226,16 @@ class Authorizer:
             _mentions_resource_tags(p) for p in (*identity, *resource)
         ):
             # Only loaded when a policy asks: most requests never pay for the lookup.
-            for key, value in (await self._repository_tags(target)).items():
-                keys[f"aws:ResourceTag/{key}"] = value
+            for name, value in (await self._repository_tags(target)).items():
+                keys[f"aws:ResourceTag/{name}"] = value
         if context:
             keys.update(context)
         request = Request(principal, action, target.arn, target.account_id, keys)
         decision = evaluate(request, identity=identity, resource=resource)
-        return decision.allowed, decision.message(request)
+        decided = decision.allowed, decision.message(request)
+        if key is not None and not any(_conditional(p) for p in (*identity, *resource)):
+            self._decisions.put(key, decided, started)
+        return decided
 
     async def _repository_tags(self, target: Target) -> dict[str, str]:
         repository = await self._metadata.get_repository(
