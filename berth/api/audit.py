@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +15,7 @@ from berth.api.awsjson.dispatch import Call
 from berth.api.awsjson.dispatch import Observe as JsonObserve
 from berth.api.awsjson.errors import JsonError
 from berth.api.ecr import access
+from berth.api.metrics import REQUEST_ID
 from berth.api.oci.routes import Observe as OciObserve
 from berth.api.query.dispatch import Call as QueryCall
 from berth.api.query.errors import QueryError
@@ -55,7 +58,7 @@ def ecr_observer(trail: AuditTrail) -> JsonObserve:
         now = datetime.now(UTC)
         trail.record(
             lambda: audit.entry(
-                event_id=str(uuid.uuid4()),
+                event_id=audit.event_id(now, os.urandom(10)),
                 request_id=call.request_id,
                 event_time=now,
                 event_source=ECR_SOURCE,
@@ -90,7 +93,7 @@ def query_observer(trail: AuditTrail, source: str) -> Callable[..., None]:
         now = datetime.now(UTC)
         trail.record(
             lambda: audit.entry(
-                event_id=str(uuid.uuid4()),
+                event_id=audit.event_id(now, os.urandom(10)),
                 request_id=call.request_id,
                 event_time=now,
                 event_source=source,
@@ -134,31 +137,70 @@ def oci_observer(trail: AuditTrail) -> OciObserve:
             else None
         )
         reference = params.get("reference") or params.get("digest")
-        failed = response.status >= 400
         now = datetime.now(UTC)
+        request_id = request.get(REQUEST_ID) or str(uuid.uuid4())
+        # Plain values only: the builder runs at the next flush and must not keep the request.
+        fields = (
+            name,
+            scope,
+            _actor(caller),
+            request.remote,
+            request.headers.get("User-Agent"),
+            repository,
+            reference,
+            arn,
+        )
+        if response.status >= 400:
+            error = (type(failure).__name__, failure.message) if failure else (None, None)
+            trail.record(
+                lambda: _registry_template(*fields, *error).entry(
+                    audit.event_id(now, os.urandom(10)), request_id, now
+                )
+            )
+            return
         trail.record(
-            lambda: audit.entry(
-                event_id=str(uuid.uuid4()),
-                request_id=str(uuid.uuid4()),
-                event_time=now,
-                event_source=ECR_SOURCE,
-                event_name=name,
-                region=scope.region,
-                account_id=scope.account_id,
-                caller=_actor(caller),
-                source_ip=request.remote,
-                user_agent=request.headers.get("User-Agent"),
-                request_parameters={
-                    "registryId": scope.account_id,
-                    "repositoryName": repository,
-                    **({"reference": reference} if reference else {}),
-                },
-                response_elements=None,
-                error_code=type(failure).__name__ if failed and failure else None,
-                error_message=(failure.message if failure else None) if failed else None,
-                resource_arn=arn,
-                resource_type=REPOSITORY if arn else None,
+            lambda: _cached_registry_template(*fields).entry(
+                audit.event_id(now, os.urandom(10)), request_id, now
             )
         )
 
     return observe
+
+
+def _registry_template(
+    name: str,
+    scope: Scope,
+    actor: audit.Actor | None,
+    source_ip: str | None,
+    user_agent: str | None,
+    repository: str | None,
+    reference: str | None,
+    arn: str | None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> audit.Template:
+    return audit.template(
+        event_source=ECR_SOURCE,
+        event_name=name,
+        region=scope.region,
+        account_id=scope.account_id,
+        caller=actor,
+        source_ip=source_ip,
+        user_agent=user_agent,
+        request_parameters={
+            "registryId": scope.account_id,
+            "repositoryName": repository,
+            **({"reference": reference} if reference else {}),
+        },
+        response_elements=None,
+        error_code=error_code,
+        error_message=error_message,
+        resource_arn=arn,
+        resource_type=REPOSITORY if arn else None,
+        plain_parameters=True,
+    )
+
+
+# Successful registry requests repeat (a fleet pulling the same images): their records are
+# serialised once per distinct request.
+_cached_registry_template = lru_cache(maxsize=4096)(_registry_template)

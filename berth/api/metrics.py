@@ -7,12 +7,14 @@ background refresh into plain numbers that the collector reports at scrape time.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -23,6 +25,24 @@ from prometheus_client.registry import Collector
 
 REQUEST_ID = web.RequestKey("request_id", str)
 OPERATION = web.RequestKey("operation", str)
+_API = web.RequestKey("api", str)
+
+
+class RequestIds:
+    """UUID-shaped ids, unique across processes: a random per-process prefix and a counter
+    (uuid4() per request cost as much as the rest of the metrics middleware)."""
+
+    def __init__(self) -> None:
+        head = uuid.uuid4().hex
+        self._prefix = f"{head[:8]}-{head[8:12]}-{head[12:16]}-{head[16:20]}-"
+        self._count = itertools.count(int(head[20:], 16))
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFF:012x}"
+
+
+# Label sets are bounded (API, operation, status); this only guards the cache itself.
+MAX_SERIES = 1024
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _OCI_KINDS = (
     ("/manifests/", "manifest"),
@@ -116,6 +136,9 @@ class Metrics:
         )
         self.gauges = Gauges()
         self._counters: dict[str, Callable[[], float]] = {}
+        self._ids = RequestIds()
+        # The labelled children, looked up once per label set instead of on every request.
+        self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self.registry.register(
             _Collector(self.gauges, lambda: {k: f() for k, f in self._counters.items()})
         )
@@ -126,9 +149,10 @@ class Metrics:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        request[REQUEST_ID] = uuid.uuid4().hex
+        request[REQUEST_ID] = self._ids.next()
         started = time.perf_counter()
         api, operation = _api_and_operation(request)
+        request[_API] = api
         status = 500
         try:
             response = await handler(request)
@@ -139,15 +163,24 @@ class Metrics:
             status = exc.status
             raise
         finally:
-            self.requests.labels(api, operation, str(status)).inc()
-            self.latency.labels(api, operation).observe(time.perf_counter() - started)
+            key = (api, operation, str(status))
+            series = self._series.get(key)
+            if series is None:
+                if len(self._series) > MAX_SERIES:
+                    self._series.clear()
+                series = self._series[key] = (
+                    self.requests.labels(*key),
+                    self.latency.labels(api, operation),
+                )
+            series[0].inc()
+            series[1].observe(time.perf_counter() - started)
             if request.content_length:
                 self.bytes_received.labels(api).inc(request.content_length)
 
     async def on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
         """Headers are final here, files' Content-Length included: count what is sent."""
         if request.method == "GET" and response.content_length:
-            api, _ = _api_and_operation(request)
+            api = request.get(_API) or _api_and_operation(request)[0]
             self.bytes_sent.labels(api).inc(response.content_length)
 
     async def handle(self, request: web.Request) -> web.Response:

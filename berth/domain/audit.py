@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from berth.domain.policy import Principal
@@ -47,6 +48,18 @@ class AuditEntry:
     record: str  # the CloudTrailEvent JSON document
 
 
+def event_id(at: datetime, random: bytes) -> str:
+    """A UUID in version 7's layout: its milliseconds first, so that the trail's primary key
+    grows at its end instead of taking a random B-tree page per record. `random`: 10 bytes."""
+    ms = int(at.timestamp() * 1000) & 0xFFFFFFFFFFFF
+    tail = int.from_bytes(random[:10], "big")
+    rand_a = (tail >> 64) & 0x0FFF
+    rand_b = tail & 0x3FFFFFFFFFFFFFFF
+    value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def username(principal: Principal) -> str | None:
     """CloudTrail's Username: root, the IAM user's name, or a role session's name."""
     if principal.kind == "root":
@@ -73,6 +86,11 @@ def scrub(value: Any, *, key: str = "") -> Any:
     return value
 
 
+def _utc_seconds(at: datetime) -> str:
+    """CloudTrail's eventTime (`2026-11-28T01:56:00Z`); `at` is in UTC."""
+    return at.isoformat(timespec="seconds")[:19] + "Z"
+
+
 def _is_bytes(value: Any) -> bool:
     return isinstance(value, bytes | bytearray | memoryview)
 
@@ -87,11 +105,71 @@ def _trimmed(value: Any) -> Any:
     return {"truncated": True, "size": len(text)}
 
 
-def entry(
+@lru_cache(maxsize=1024)
+def _user_identity(caller: Actor | None) -> dict[str, Any]:
+    """CloudTrail's userIdentity; the same for every record of a caller (shared, read-only)."""
+    principal = caller.principal if caller is not None else None
+    if principal is None or principal.kind == "anonymous":
+        return {"type": "Unknown"}
+    identity: dict[str, Any] = {
+        "type": _IDENTITY_TYPES.get(principal.kind, "Unknown"),
+        "principalId": principal.userid or principal.account,
+        "arn": principal.arn,
+        "accountId": principal.account,
+        "accessKeyId": caller.access_key_id if caller else None,
+    }
+    if principal.kind == "user":
+        identity["userName"] = principal.username
+    if principal.kind == "assumed-role":
+        identity["sessionContext"] = {
+            "sessionIssuer": {
+                "type": "Role",
+                "arn": principal.role_arn,
+                "accountId": principal.account,
+                "userName": (principal.role_arn or "").rsplit("/", 1)[-1],
+            }
+        }
+    return identity
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A record but for its event id, request id and time, serialised once: the registry
+    records every pull, and the same client pulling the same image makes the same record."""
+
+    account_id: str
+    event_name: str
+    event_source: str
+    read_only: bool
+    username: str | None
+    access_key_id: str | None
+    resource_type: str | None
+    resource_name: str | None
+    # The JSON document's other members and its closing brace.
+    rest: str
+
+    def entry(self, event_id: str, request_id: str, event_time: datetime) -> AuditEntry:
+        record = (
+            f'{{"eventTime":"{_utc_seconds(event_time)}","requestID":{json.dumps(request_id)},'
+            f'"eventID":{json.dumps(event_id)},{self.rest}'
+        )
+        return AuditEntry(
+            event_id=event_id,
+            account_id=self.account_id,
+            event_time=event_time,
+            event_name=self.event_name,
+            event_source=self.event_source,
+            read_only=self.read_only,
+            username=self.username,
+            access_key_id=self.access_key_id,
+            resource_type=self.resource_type,
+            resource_name=self.resource_name,
+            record=record,
+        )
+
+
+def template(
     *,
-    event_id: str,
-    request_id: str,
-    event_time: datetime,
     event_source: str,
     event_name: str,
     region: str,
@@ -105,46 +183,27 @@ def entry(
     error_message: str | None = None,
     resource_arn: str | None = None,
     resource_type: str | None = None,
-) -> AuditEntry:
+    plain_parameters: bool = False,
+) -> Template:
+    """`plain_parameters`: the caller built `request_parameters` itself from a few short
+    strings, none secret (a registry request's repository and reference), so there is
+    nothing to scrub or trim."""
     principal = caller.principal if caller is not None else None
-    identity: dict[str, Any]
-    if principal is None or principal.kind == "anonymous":
-        identity = {"type": "Unknown"}
-    else:
-        identity = {
-            "type": _IDENTITY_TYPES.get(principal.kind, "Unknown"),
-            "principalId": principal.userid or principal.account,
-            "arn": principal.arn,
-            "accountId": principal.account,
-            "accessKeyId": caller.access_key_id if caller else None,
-        }
-        if principal.kind == "user":
-            identity["userName"] = principal.username
-        if principal.kind == "assumed-role":
-            identity["sessionContext"] = {
-                "sessionIssuer": {
-                    "type": "Role",
-                    "arn": principal.role_arn,
-                    "accountId": principal.account,
-                    "userName": (principal.role_arn or "").rsplit("/", 1)[-1],
-                }
-            }
     read_only = bool(READ_ONLY.match(event_name))
     record: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
-        "userIdentity": identity,
-        "eventTime": event_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "userIdentity": _user_identity(caller),
         "eventSource": event_source,
         "eventName": event_name,
         "awsRegion": region,
         "sourceIPAddress": source_ip,
         "userAgent": user_agent,
-        "requestParameters": _trimmed(scrub(request_parameters)),
+        "requestParameters": request_parameters
+        if plain_parameters
+        else _trimmed(scrub(request_parameters)),
         "responseElements": None
         if event_name in SILENT_RESPONSES
         else _trimmed(scrub(response_elements)),
-        "requestID": request_id,
-        "eventID": event_id,
         "readOnly": read_only,
         "eventType": "AwsApiCall",
         "managementEvent": True,
@@ -158,10 +217,8 @@ def entry(
         record["resources"] = [
             {"ARN": resource_arn, "accountId": account_id, "type": resource_type}
         ]
-    return AuditEntry(
-        event_id=event_id,
+    return Template(
         account_id=account_id,
-        event_time=event_time,
         event_name=event_name,
         event_source=event_source,
         read_only=read_only,
@@ -169,8 +226,13 @@ def entry(
         access_key_id=caller.access_key_id if caller else None,
         resource_type=resource_type if resource_arn else None,
         resource_name=resource_arn,
-        record=json.dumps(record, separators=(",", ":")),
+        rest=json.dumps(record, separators=(",", ":"))[1:],
     )
+
+
+def entry(*, event_id: str, request_id: str, event_time: datetime, **fields: Any) -> AuditEntry:
+    """One record; `fields` are `template`'s."""
+    return template(**fields).entry(event_id, request_id, event_time)
 
 
 IMAGES_PER_EXECUTION_EVENT = 10

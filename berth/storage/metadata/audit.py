@@ -45,7 +45,7 @@ class SqlAuditStore:
             for e in entries
         ]
         if rows:
-            await self._store.write(lambda conn: conn.execute(sa.insert(audit_events), rows))
+            await self._store.write(lambda conn: self._store.bulk_insert(conn, audit_events, rows))
 
     async def lookup(
         self,
