@@ -198,12 +198,17 @@ class Conn:
             n -= k
 
 
+def _path(location: str) -> str:
+    """Request target of an upload Location: Distribution sends an absolute URL, Berth a path."""
+    parts = urlsplit(location)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
 def _target(location: str, digest: str) -> str:
     """Path of an upload Location (absolute or relative) with `digest=` appended."""
-    parts = urlsplit(location)
-    sep = "&" if parts.query else "?"
-    query = f"?{parts.query}" if parts.query else ""
-    return f"{parts.path}{query}{sep}digest={digest}"
+    path = _path(location)
+    sep = "&" if "?" in path else "?"
+    return f"{path}{sep}digest={digest}"
 
 
 def push_blob_monolithic(conn: Conn, repo: str, data: bytes | bytearray, digest: str) -> None:
@@ -214,6 +219,37 @@ def push_blob_monolithic(conn: Conn, repo: str, data: bytes | bytearray, digest:
     r = conn.request("PUT", _target(r.headers["location"], digest), memoryview(data))
     if r.status != 201:
         raise RuntimeError(f"PUT upload: {r.status} {r.body[:300]!r}")
+
+
+def push_blob_chunked(
+    conn: Conn, repo: str, data: bytes | bytearray, digest: str, chunk: int
+) -> None:
+    """POST to open an upload, PATCH the blob `chunk` bytes at a time, then PUT its digest.
+
+    Each response's Location is followed: the spec lets it change (Distribution's carries a new
+    `_state` after every PATCH). Chunks are memoryview slices, so the blob is never copied.
+    """
+    r = conn.request("POST", f"/v2/{repo}/blobs/uploads/")
+    location = _upload_location(r, "POST upload")
+    view = memoryview(data)
+    for first in range(0, len(view), chunk):
+        part = view[first : first + chunk]
+        last = first + len(part) - 1
+        headers = {"Content-Type": "application/octet-stream", "Content-Range": f"{first}-{last}"}
+        r = conn.request("PATCH", _path(location), part, headers)
+        location = _upload_location(r, f"PATCH upload bytes {first}-{last}")
+    r = conn.request("PUT", _target(location, digest))
+    if r.status != 201:
+        raise RuntimeError(f"PUT upload after {len(view)} bytes: {r.status} {r.body[:300]!r}")
+
+
+def _upload_location(r: Response, what: str) -> str:
+    """The Location of a 202 answer to an upload step; anything else is an error."""
+    if r.status != 202:
+        raise RuntimeError(f"{what}: {r.status} {r.body[:300]!r}")
+    if not r.headers.get("location"):
+        raise RuntimeError(f"{what}: 202 without a Location header")
+    return r.headers["location"]
 
 
 # --- small images with aiohttp -------------------------------------------------------------------

@@ -35,6 +35,7 @@ class Config:
     pushers: int = 8
     large_blobs: int = 4
     large_size: int = 256 << 20
+    chunk: int = 8 << 20  # push-chunked PATCH size (8 MiB)
     streams: tuple[int, ...] = (1, 4)
     tags: int = 10_000
     page: int = 1000
@@ -208,16 +209,36 @@ def push_small_images(ctx: Context, side: Side) -> Metrics:
     return {"images/s": n / wall, "client CPU %": 100.0 * cpu / wall}
 
 
-def push_large(ctx: Context, side: Side) -> Metrics:
-    """Monolithic POST+PUT of fresh variants of the large blobs (first bytes changed), in turn."""
+def _fresh_large(ctx: Context) -> list[tuple[str, bytearray]]:
+    """The large blobs with their first 16 bytes renewed in place, so every push is a new blob."""
     blobs = []
     for data in _large_data(ctx):
         data[:16] = os.urandom(16)
         blobs.append((client.sha256(data), data))
+    return blobs
+
+
+def push_large(ctx: Context, side: Side) -> Metrics:
+    """Monolithic POST+PUT of fresh variants of the large blobs (first bytes changed), in turn."""
+    blobs = _fresh_large(ctx)
     cpu0, t0 = time.process_time(), time.perf_counter()
     with Conn(HOST, side.main.port, side.headers()) as conn:
         for digest, data in blobs:
             client.push_blob_monolithic(conn, f"bench/push-r{ctx.round}", data, digest)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    total = sum(len(d) for _, d in blobs)
+    return {"MB/s": total / MB / wall, "client CPU %": 100.0 * cpu / wall}
+
+
+def push_chunked(ctx: Context, side: Side) -> Metrics:
+    """push-large with the blob sent as PATCH chunks of `chunk` bytes, then an empty PUT."""
+    blobs = _fresh_large(ctx)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    with Conn(HOST, side.main.port, side.headers()) as conn:
+        for digest, data in blobs:
+            client.push_blob_chunked(
+                conn, f"bench/chunked-r{ctx.round}", data, digest, ctx.config.chunk
+            )
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     total = sum(len(d) for _, d in blobs)
     return {"MB/s": total / MB / wall, "client CPU %": 100.0 * cpu / wall}
@@ -306,6 +327,7 @@ SCENARIOS: dict[str, Callable[[Context, Side], Metrics]] = {
     "auth-cost": auth_cost,
     "push-small-images": push_small_images,
     "push-large": push_large,
+    "push-chunked": push_chunked,
     "pull-large": pull_large,
     "tags-list": tags_list,
     "cold-start": cold_start,
