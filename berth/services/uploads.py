@@ -30,7 +30,7 @@ from berth.errors import (
     UploadRangeInvalid,
 )
 from berth.services.repositories import RepositoriesService
-from berth.storage.ports import BlobStore, MetadataStore, Upload
+from berth.storage.ports import BlobStore, MetadataStore, Upload, UploadWriter
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -84,10 +84,9 @@ class UploadsService:
         self._blobs.create_upload(temp_id)
         try:
             hasher = expected.hasher()
-            size = await self._write(temp_id, 0, body, hasher)
+            size = await self._write(temp_id, 0, body, hasher, seal=True)
             _check_length(size, length)
             _check_digest(expected, hasher.hexdigest())
-            await asyncio.to_thread(self._blobs.seal_upload, temp_id)
             await self._metadata.store_blob(
                 repository.id, str(expected), size, self._placer(temp_id, str(expected))
             )
@@ -141,7 +140,7 @@ class UploadsService:
         expected = parse_digest(digest)
         async with self._lock(upload_id):
             upload = await self._upload(scope, name, upload_id)
-            hasher, size = await self._append(upload, body, start, length)
+            hasher, size = await self._append(upload, body, start, length, seal=True)
             actual = (
                 hasher.hexdigest()
                 if expected.algorithm == "sha256"
@@ -150,7 +149,6 @@ class UploadsService:
             if actual != expected.encoded:
                 await self._discard(upload_id)
             _check_digest(expected, actual)
-            await asyncio.to_thread(self._blobs.seal_upload, upload_id)
             await self._metadata.complete_upload(
                 upload_id,
                 upload.repository_id,
@@ -246,7 +244,13 @@ class UploadsService:
         return hasher
 
     async def _append(
-        self, upload: Upload, body: AsyncIterator[bytes], start: int | None, length: int | None
+        self,
+        upload: Upload,
+        body: AsyncIterator[bytes],
+        start: int | None,
+        length: int | None,
+        *,
+        seal: bool = False,
     ) -> tuple[_Hash, int]:
         """Write a chunk after the committed bytes; the running hash and the new length."""
         if start is not None and start != upload.offset:
@@ -255,7 +259,7 @@ class UploadsService:
                 offset=upload.offset,
             )
         hasher = await self._hasher(upload)
-        size = await self._write(upload.id, upload.offset, body, hasher)
+        size = await self._write(upload.id, upload.offset, body, hasher, seal=seal)
         _check_length(size - upload.offset, length)
         return hasher, size
 
@@ -267,8 +271,15 @@ class UploadsService:
         return hasher.hexdigest()
 
     async def _write(
-        self, upload_id: str, offset: int, body: AsyncIterator[bytes], hasher: _Hash
+        self,
+        upload_id: str,
+        offset: int,
+        body: AsyncIterator[bytes],
+        hasher: _Hash,
+        *,
+        seal: bool = False,
     ) -> int:
+        """Append `body`; `seal`: the upload is complete, seal it in the same trip off the loop."""
         writer = self._blobs.open_upload(upload_id, offset)
         size = offset
         try:
@@ -276,10 +287,17 @@ class UploadsService:
                 hasher.update(chunk)
                 writer.write(chunk)
                 size += len(chunk)
-        finally:
-            # fsync before the caller records the new length; off the loop, it may take a while.
+        except BaseException:
             await asyncio.to_thread(writer.close)
+            raise
+        # fsync before the caller records the new length; off the loop, it may take a while.
+        await asyncio.to_thread(self._close, writer, upload_id if seal else None)
         return size
+
+    def _close(self, writer: UploadWriter, seal: str | None) -> None:
+        writer.close()
+        if seal is not None:
+            self._blobs.seal_upload(seal)
 
     def _remember(self, upload_id: str, offset: int, hasher: _Hash) -> None:
         self._hashes[upload_id] = (offset, hasher)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -201,32 +202,60 @@ def _push_statements() -> dict[str, Any]:
     }
 
 
-class _BulkInsert:
-    """One table's INSERT compiled for the dialect, with each column's bind processor."""
+class _Prepared:
+    """A statement compiled once for the dialect and run on the DBAPI connection, its values
+    converted by the column types' own processors: what SQLAlchemy does per execution,
+    without the bookkeeping that cost more than SQLite's own work on the push path."""
 
-    def __init__(self, table: sa.Table, dialect: sa.Dialect) -> None:
-        compiled = sa.insert(table).compile(
-            dialect=dialect, column_keys=[c.name for c in table.columns]
-        )
+    def __init__(self, statement: Any, dialect: sa.Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
         self._sql = str(compiled)
         self._positional = compiled.positiontup is not None
-        self._names = tuple(compiled.positiontup or [c.name for c in table.columns])
-        self._processors = tuple(
-            (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for name in self._names
+        names = compiled.positiontup or list(compiled.binds)
+        self._binds = tuple(
+            (
+                name,
+                compiled.binds[name].effective_value,
+                compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect),
+            )
+            for name in names
+        )
+        columns = list(getattr(statement, "selected_columns", ()))
+        self._results = tuple(
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+        )
+        self._row = namedtuple("_Row", [c.key for c in columns]) if columns else None
+
+    def _values(self, params: Mapping[str, Any]) -> Any:
+        values = []
+        for name, default, process in self._binds:
+            value = params.get(name, default)
+            values.append(value if process is None or value is None else process(value))
+        return (
+            values
+            if self._positional
+            else dict(zip((b[0] for b in self._binds), values, strict=True))
         )
 
-    def run(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
-        def values(row: dict[str, Any]) -> Any:
-            converted = [
-                row.get(name) if process is None or row.get(name) is None else process(row[name])
-                for name, process in self._processors
-            ]
-            return converted if self._positional else dict(zip(self._names, converted, strict=True))
+    def rows(self, raw: Any, params: Mapping[str, Any]) -> list[Any]:
+        cursor = raw.execute(self._sql, self._values(params))
+        if self._row is None:
+            return []
+        found = cursor.fetchall()
+        return [
+            self._row(
+                *(
+                    v if p is None or v is None else p(v)
+                    for p, v in zip(self._results, row, strict=True)
+                )
+            )
+            for row in found
+        ]
 
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    def many(self, raw: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+        cursor = raw.cursor()
         try:
-            cursor.executemany(self._sql, [values(row) for row in rows])
+            cursor.executemany(self._sql, [self._values(row) for row in rows])
         finally:
             cursor.close()
 
@@ -273,7 +302,14 @@ class SqlMetadataStore:
         self._insert = (sqlite if self._sqlite else postgresql).insert
         self._statements = _pull_statements()
         self._push = _push_statements()
-        self._bulk: dict[str, _BulkInsert] = {}
+        self._bulk: dict[tuple[str, ...], _Prepared] = {}
+        # SQLite runs the push path's statements on the DBAPI connection (PostgreSQL's round
+        # trips dwarf SQLAlchemy's own cost, so it keeps the ordinary path).
+        self._prepared = (
+            {key: _Prepared(st, self.engine.dialect) for key, st in self._push.items()}
+            if self._sqlite
+            else None
+        )
 
     async def close(self) -> None:
         if self._group is not None:
@@ -348,6 +384,13 @@ class SqlMetadataStore:
         """The dialect's INSERT, which knows ON CONFLICT."""
         return self._insert(table)
 
+    def _run(self, conn: sa.Connection, key: str, params: Mapping[str, Any]) -> list[Any]:
+        """The rows of push-path statement `key` (none for a write without RETURNING)."""
+        if self._prepared is not None:
+            return self._prepared[key].rows(conn.connection.driver_connection, params)
+        result = conn.execute(self._push[key], params)
+        return list(result) if result.returns_rows else []
+
     def bulk_insert(
         self, conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
     ) -> None:
@@ -357,10 +400,13 @@ class SqlMetadataStore:
         row per pull)."""
         if not rows:
             return
-        insert = self._bulk.get(table.name)
+        # The columns the rows name (a serial key is left to the database).
+        key = (table.name, *rows[0])
+        insert = self._bulk.get(key)
         if insert is None:
-            insert = self._bulk[table.name] = _BulkInsert(table, self.engine.dialect)
-        insert.run(conn, rows)
+            statement = sa.insert(table).values({name: sa.bindparam(name) for name in rows[0]})
+            insert = self._bulk[key] = _Prepared(statement, self.engine.dialect)
+        insert.many(conn.connection.driver_connection, rows)
 
     async def _names_after(
         self,
@@ -378,10 +424,9 @@ class SqlMetadataStore:
     # repositories
 
     async def get_repository(self, account_id: str, region: str, name: str) -> Repository | None:
-        query = self._push["repository"]
         params = {"account": account_id, "region": region, "name": name}
-        row = await self._read(lambda conn: conn.execute(query, params).first())
-        return _repository(row) if row else None
+        rows = await self._read(lambda conn: self._run(conn, "repository", params))
+        return _repository(rows[0]) if rows else None
 
     async def ensure_repository(self, account_id: str, region: str, name: str) -> Repository:
         existing = await self.get_repository(account_id, region, name)
@@ -672,9 +717,9 @@ class SqlMetadataStore:
         # The upsert locks the blob's row (SQLite: the whole database) until commit, and garbage
         # collection deletes a blob's file only while holding that lock: so the bytes `place`
         # puts down cannot be removed before this link makes them referenced.
-        conn.execute(self._push["blob"], params)
+        self._run(conn, "blob", params)
         place()
-        conn.execute(self._push["link"], params)
+        self._run(conn, "link", params)
 
     async def store_blob(
         self, repository_id: int, digest: str, size: int, place: Callable[[], None]
@@ -690,7 +735,7 @@ class SqlMetadataStore:
             if size is None:
                 return None
             params = {"repository_id": repository_id, "digest": digest, "created_at": utcnow()}
-            conn.execute(self._push["link"], params)
+            self._run(conn, "link", params)
             return int(size)
 
         return await self._write(work)
@@ -821,8 +866,9 @@ class SqlMetadataStore:
                     digests=absent,
                 )
             # Concurrent pushes of the same manifest are normal: insert-or-ignore, then read.
-            manifest_id = conn.execute(
-                self._push["manifest"],
+            inserted = self._run(
+                conn,
+                "manifest",
                 {
                     "repository_id": repository_id,
                     "digest": manifest.digest,
@@ -836,7 +882,8 @@ class SqlMetadataStore:
                     "content": manifest.content,
                     "pushed_at": now,
                 },
-            ).scalar()
+            )
+            manifest_id = inserted[0][0] if inserted else None
             changed = manifest_id is not None
             if manifest_id is not None:
                 references = [
@@ -857,7 +904,8 @@ class SqlMetadataStore:
                 ).scalar_one()
             for name in dict.fromkeys(tag_names):
                 tag = {"repository_id": repository_id, "name": name}
-                current = conn.execute(self._push["tag"], tag).scalar()
+                found = self._run(conn, "tag", tag)
+                current = found[0][0] if found else None
                 if current == manifest_id:
                     continue
                 if current is not None and is_immutable(name):
@@ -867,9 +915,7 @@ class SqlMetadataStore:
                         "overwritten because the tag is immutable.",
                         tag=name,
                     )
-                conn.execute(
-                    self._push["set_tag"], {**tag, "manifest_id": manifest_id, "updated_at": now}
-                )
+                self._run(conn, "set_tag", {**tag, "manifest_id": manifest_id, "updated_at": now})
                 changed = True
             if changed:
                 self.emit(conn, events)
@@ -929,8 +975,9 @@ class SqlMetadataStore:
         if not self._sqlite:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_OUTBOX_LOCK)))
         now = utcnow()
-        conn.execute(
-            sa.insert(outbox),
+        self.bulk_insert(
+            conn,
+            outbox,
             [
                 {"id": e.id, "account_id": e.account_id, "created_at": now, "body": e.body}
                 for e in batch
@@ -1056,16 +1103,15 @@ class SqlMetadataStore:
 
     async def create_upload(self, upload_id: str, repository_id: int) -> Upload:
         now = utcnow()
-        statement = self._push["create_upload"]
         params = {"id": upload_id, "repository_id": repository_id, "now": now}
-        await self._write(lambda conn: conn.execute(statement, params))
+        await self._write(lambda conn: self._run(conn, "create_upload", params))
         return Upload(upload_id, repository_id, 0, now)
 
     async def get_upload(self, upload_id: str) -> Upload | None:
-        query = self._push["upload"]
-        row = await self._read(lambda conn: conn.execute(query, {"id": upload_id}).first())
-        if row is None:
+        rows = await self._read(lambda conn: self._run(conn, "upload", {"id": upload_id}))
+        if not rows:
             return None
+        row = rows[0]
         return Upload(
             row.id,
             row.repository_id,
@@ -1110,7 +1156,7 @@ class SqlMetadataStore:
     ) -> None:
         def work(conn: sa.Connection) -> None:
             self._store(conn, repository_id, digest, size, place)
-            conn.execute(self._push["delete_upload"], {"id": upload_id})
+            self._run(conn, "delete_upload", {"id": upload_id})
 
         await self._write(work)
 
@@ -1183,14 +1229,21 @@ def _absent(
     until commit on PostgreSQL (SQLite's writer holds the whole database anyway)."""
     if not digests:
         return []
-    present = set(
-        conn.execute(
-            sa.select(table.c.digest)
-            .where(table.c.repository_id == repository_id, table.c.digest.in_(set(digests)))
-            .with_for_update(read=True)
-        ).scalars()
-    )
+    params = {"repository_id": repository_id, "digests": sorted(set(digests))}
+    present = set(conn.execute(_PRESENT[table.name], params).scalars())
     return [d for d in dict.fromkeys(digests) if d not in present]
+
+
+# Built once: an expanding IN compiles once per statement, not once per push.
+_PRESENT = {
+    table.name: sa.select(table.c.digest)
+    .where(
+        table.c.repository_id == sa.bindparam("repository_id"),
+        table.c.digest.in_(sa.bindparam("digests", expanding=True)),
+    )
+    .with_for_update(read=True)
+    for table in (repository_blobs, manifests)
+}
 
 
 def _referenced_by(conn: sa.Connection, repository_id: int, kind: str, digest: str) -> str | None:
