@@ -85,9 +85,14 @@ def _mentions_resource_tags(policy: Policy) -> bool:
 
 
 def _frozen(context: Mapping[str, str | Sequence[str]] | None) -> tuple[object, ...]:
+    """`context` as part of a cache key (in its own order: the callers build it the same way
+    every time)."""
     if not context:
         return ()
-    return tuple((k, v if isinstance(v, str) else tuple(v)) for k, v in sorted(context.items()))
+    items = tuple(context.items())
+    if all(type(value) is str for _, value in items):
+        return items
+    return tuple((k, v if isinstance(v, str) else tuple(v)) for k, v in items)
 
 
 def _now_keys() -> dict[str, str | Sequence[str]]:

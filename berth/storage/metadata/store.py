@@ -47,7 +47,7 @@ from berth.storage.metadata.schema import (
 )
 from berth.storage.metadata.schema import events as outbox
 from berth.storage.metadata.urls import sync_url
-from berth.storage.metadata.writer import GroupCommitWriter
+from berth.storage.metadata.writer import CommitCounter, GroupCommitWriter
 from berth.storage.ports import (
     AccessKey,
     ImageRecord,
@@ -260,6 +260,15 @@ class _Prepared:
             cursor.close()
 
 
+# Rows of the pull path kept between commits; manifests past the size are read every time.
+PULL_CACHE_ENTRIES = 512
+PULL_CACHE_MAX_BYTES = 64 * 1024
+
+
+def _small(row: Sequence[Any]) -> bool:
+    return all(not isinstance(v, bytes | str) or len(v) <= PULL_CACHE_MAX_BYTES for v in row)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -280,8 +289,9 @@ class SqlMetadataStore:
             _configure_sqlite(self.engine)
             database = self.engine.url.database
             on_disk = bool(database) and database != ":memory:"
+            self._commits = CommitCounter(f"{database}-commits" if on_disk else None)
             self._group: GroupCommitWriter | None = GroupCommitWriter(
-                self.engine, f"{database}-writer.lock" if on_disk else None
+                self.engine, f"{database}-writer.lock" if on_disk else None, self._commits
             )
             self._writer: ThreadPoolExecutor | None = None
             self._readers: ThreadPoolExecutor | None = None
@@ -292,6 +302,8 @@ class SqlMetadataStore:
                 key: _compile_positional(statement, self.engine.dialect)
                 for key, statement in _pull_statements().items()
             }
+            self._pulled: dict[tuple[str, tuple[str, ...]], Any] = {}
+            self._pulled_version: int | None = None
         else:
             self.engine = sa.create_engine(
                 full, pool_size=pool_size, max_overflow=0, pool_pre_ping=True
@@ -358,7 +370,22 @@ class SqlMetadataStore:
             assert self._loop_reader is not None
             raw = self._loop_reader.connection.driver_connection
             assert raw is not None
-            return raw.execute(sql, [params[name] for name in order]).fetchone()
+            # Until some writer (another worker, this process's own) has ended a transaction,
+            # the answer to a pull's query is the one before: a repeated pull is a lookup.
+            version = self._commits.read() if self._commits.usable else None
+            if version is None or version != self._pulled_version:
+                self._pulled.clear()
+                self._pulled_version = version
+            values = tuple(params[name] for name in order)
+            cached = self._pulled.get((key, values))
+            if cached is not None:
+                return cached
+            row = raw.execute(sql, values).fetchone()
+            if version is not None and row is not None and _small(row):
+                if len(self._pulled) >= PULL_CACHE_ENTRIES:
+                    self._pulled.clear()
+                self._pulled[(key, values)] = row
+            return row
         statement = self._statements[key]
         return await self._read(lambda conn: conn.execute(statement, params).first())
 

@@ -19,8 +19,10 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import mmap
 import os
 import queue
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -46,10 +48,52 @@ class _Unit:
         self.future = future
 
 
+class CommitCounter:
+    """How many write transactions have ended on the database, in a file that every process
+    maps: readers cache what they read until it moves (a memory read, where asking SQLite
+    itself, `PRAGMA data_version`, cost as much as the query it would save). Writers bump it
+    after each transaction while they still hold the write lock."""
+
+    def __init__(self, path: str | None) -> None:
+        self._local = 0
+        self._map: mmap.mmap | None = None
+        if path is None:
+            return
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                if os.fstat(fd).st_size < 8:
+                    os.pwrite(fd, bytes(8), 0)
+                self._map = mmap.mmap(fd, 8)
+            finally:
+                os.close(fd)
+        except OSError:
+            log.warning("cannot map the commit counter %s; pull caching is off", path)
+            self._local = -1
+
+    def read(self) -> int:
+        if self._map is not None:
+            return int(struct.unpack_from("<Q", self._map)[0])
+        return self._local
+
+    def bump(self) -> None:
+        if self._map is not None:
+            struct.pack_into("<Q", self._map, 0, (self.read() + 1) & 0xFFFFFFFFFFFFFFFF)
+        elif self._local >= 0:
+            self._local += 1
+
+    @property
+    def usable(self) -> bool:
+        return self._local >= 0
+
+
 class GroupCommitWriter:
-    def __init__(self, engine: sa.Engine, lock_path: str | None) -> None:
+    def __init__(
+        self, engine: sa.Engine, lock_path: str | None, counter: CommitCounter | None = None
+    ) -> None:
         self._engine = engine
         self._lock_path = lock_path
+        self.counter = counter or CommitCounter(None)
         self._queue: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -122,11 +166,15 @@ class GroupCommitWriter:
     def _write(self, conn: sa.Connection, batch: list[_Unit], lock_fd: int | None) -> None:
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with _flocked(lock_fd), conn.begin():
-                if len(batch) == 1:
-                    outcomes.append(_run_unit(conn, batch[0]))
-                else:
-                    outcomes.extend(_run_unit(conn, unit, savepoint=True) for unit in batch)
+            with _flocked(lock_fd):
+                try:
+                    with conn.begin():
+                        if len(batch) == 1:
+                            outcomes.append(_run_unit(conn, batch[0]))
+                        else:
+                            outcomes.extend(_run_unit(conn, unit, savepoint=True) for unit in batch)
+                finally:
+                    self.counter.bump()  # before the lock goes: no reader caches past it
         except Exception as exc:  # BEGIN or COMMIT failed: no unit of the batch was written
             outcomes = [(False, exc)] * len(batch)
             if len(batch) == 1 and isinstance(exc, _UnitFailed):

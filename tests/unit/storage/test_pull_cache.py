@@ -1,0 +1,86 @@
+"""The pull path's cache on SQLite: a tag moved or an image deleted by another process (another
+store on the same file) is seen by the very next pull."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from berth.domain import media_types as mt
+from berth.domain.scope import Scope
+from berth.errors import ManifestNotFound
+from berth.services.registry import Registry
+from berth.storage.blobs.filesystem import FilesystemBlobStore
+from berth.storage.metadata import migrate
+from berth.storage.metadata.lifecycle import SqlLifecycleStore
+from berth.storage.metadata.store import SqlMetadataStore
+
+SCOPE = Scope("000000000000", "us-east-1")
+REPO = "cache/app"
+
+
+async def _body(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+async def _push(registry: Registry, tag: str, layer: bytes) -> str:
+    config = json.dumps({"architecture": "amd64", "os": "linux", "layer": _digest(layer)}).encode()
+    for blob in (layer, config):
+        await registry.uploads.upload_blob(SCOPE, REPO, _digest(blob), _body(blob), len(blob))
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": _digest(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": _digest(layer),
+                    "size": len(layer),
+                }
+            ],
+        }
+    ).encode()
+    result = await registry.images.put_image(SCOPE, REPO, tag, manifest, mt.OCI_MANIFEST)
+    return result.digest
+
+
+def test_a_pull_sees_what_another_process_committed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'berth.db'}"
+    migrate.upgrade(url)
+
+    async def run() -> None:
+        stores = [SqlMetadataStore(url), SqlMetadataStore(url)]
+        blobs = FilesystemBlobStore(tmp_path)
+        reader, writer = (
+            Registry.build(store, blobs, SqlLifecycleStore(store), create_on_push=True)
+            for store in stores
+        )
+        try:
+            first = await _push(writer, "latest", b"one")
+            for _ in range(3):  # served from the cache after the first
+                assert (await reader.images.get_image(SCOPE, REPO, "latest")).digest == first
+            second = await _push(writer, "latest", b"two")
+            assert (await reader.images.get_image(SCOPE, REPO, "latest")).digest == second
+            await writer.images.delete_image(SCOPE, REPO, second)
+            with pytest.raises(ManifestNotFound):
+                await reader.images.get_image(SCOPE, REPO, "latest")
+            assert (await reader.images.get_image(SCOPE, REPO, first)).digest == first
+        finally:
+            for store in stores:
+                await store.close()
+
+    asyncio.run(run())
