@@ -205,7 +205,16 @@ class Authorizer:
         """Whether the request is allowed, and AWS's sentence about it."""
         key: tuple[object, ...] | None = None
         if resource_policies is None:
-            key = (caller, action, target, _frozen(context))
+            # Plain strings: hashing the caller's and target's dataclasses cost more than the rest.
+            key = (
+                *((caller.access_key_id, caller.principal.arn) if caller else ("", "")),
+                action,
+                target.account_id,
+                target.region,
+                target.repository,
+                target.resource,
+                _frozen(context),
+            )
             hit = self._decisions.peek(key)
             if hit is not None:
                 return cast("tuple[bool, str]", hit)

@@ -167,7 +167,8 @@ class OciApi:
             # Only reads get here without a login, and only with anonymous pulls switched on.
             return Context(self._registry, scope, can_mount=False, sbom=self.sbom)
         context: dict[str, str | Sequence[str]] = {
-            "aws:SecureTransport": "true" if request.secure else "false",
+            # `scheme`, not `secure`: the latter builds the request's whole URL to tell.
+            "aws:SecureTransport": "true" if request.scheme == "https" else "false",
         }
         if request.remote:
             context["aws:SourceIp"] = request.remote

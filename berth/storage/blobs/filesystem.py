@@ -39,6 +39,8 @@ class FilesystemBlobStore:
         self.root = root
         self._blobs = root / "blobs"
         self._uploads = root / "uploads"
+        # One Path from one string: joining Paths part by part cost more than a blob HEAD.
+        self._blob_prefix = f"{self._blobs}{os.sep}"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
 
@@ -50,7 +52,7 @@ class FilesystemBlobStore:
 
     def blob_path(self, digest: str) -> Path:
         algorithm, encoded = digest.split(":", 1)
-        return self._blobs / algorithm / encoded[:2] / encoded
+        return Path(f"{self._blob_prefix}{algorithm}{os.sep}{encoded[:2]}{os.sep}{encoded}")
 
     def create_upload(self, upload_id: str) -> None:
         self._upload_path(upload_id).touch(exist_ok=False)
