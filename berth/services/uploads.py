@@ -238,6 +238,8 @@ class UploadsService:
         if cached is not None and cached[0] == upload.offset:
             return cached[1]
         hasher = Digest("sha256", "").hasher()
+        if upload.offset == 0:
+            return hasher  # nothing committed yet: nothing to read back
         for chunk in self._blobs.read_upload(upload.id, upload.offset):
             hasher.update(chunk)
             await asyncio.sleep(0)

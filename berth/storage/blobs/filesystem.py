@@ -55,7 +55,7 @@ class FilesystemBlobStore:
         return Path(f"{self._blob_prefix}{algorithm}{os.sep}{encoded[:2]}{os.sep}{encoded}")
 
     def create_upload(self, upload_id: str) -> None:
-        self._upload_path(upload_id).touch(exist_ok=False)
+        os.close(os.open(self._upload_path(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
     def open_upload(self, upload_id: str, offset: int) -> _FileWriter:
         file = open(self._upload_path(upload_id), "r+b", buffering=_READ_SIZE)  # noqa: SIM115

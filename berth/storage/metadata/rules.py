@@ -199,20 +199,24 @@ class SqlRuleStore:
     async def routes(
         self, account_id: str, region: str
     ) -> list[tuple[RuleRecord, list[TargetRecord]]]:
-        query = (
-            sa.select(rules, targets.c.target_id, targets.c.arn, targets.c.spec)
-            .join(targets, targets.c.rule_id == rules.c.id)
-            .where(
-                rules.c.account_id == account_id,
-                rules.c.region == region,
-                rules.c.event_bus == DEFAULT_BUS,
-                rules.c.state == ENABLED,
-            )
-            .order_by(rules.c.name, targets.c.target_id)
-        )
-        rows = await self._store.read(lambda conn: list(conn.execute(query)))
+        params = {"account_id": account_id, "region": region}
+        rows = await self._store.read(lambda conn: list(conn.execute(_ROUTES, params)))
         found: dict[str, tuple[RuleRecord, list[TargetRecord]]] = {}
         for row in rows:
             entry = found.setdefault(row.name, (_rule(row), []))
             entry[1].append(_target(row))
         return list(found.values())
+
+
+# Every pushed image's event asks for its account's routes: the statement is built once.
+_ROUTES = (
+    sa.select(rules, targets.c.target_id, targets.c.arn, targets.c.spec)
+    .join(targets, targets.c.rule_id == rules.c.id)
+    .where(
+        rules.c.account_id == sa.bindparam("account_id"),
+        rules.c.region == sa.bindparam("region"),
+        rules.c.event_bus == DEFAULT_BUS,
+        rules.c.state == ENABLED,
+    )
+    .order_by(rules.c.name, targets.c.target_id)
+)
