@@ -172,6 +172,15 @@ def _push_statements() -> dict[str, Any]:
             ("repository_id", "digest"),
             ("created_at",),
         ),
+        # A page of a tag listing (a thousand rows: SQLAlchemy's per-row work was most of it).
+        "tags": sa.select(tags.c.name)
+        .where(tags.c.repository_id == p("repository_id"))
+        .order_by(tags.c.name)
+        .limit(p("limit")),
+        "tags_after": sa.select(tags.c.name)
+        .where(tags.c.repository_id == p("repository_id"), tags.c.name > p("after"))
+        .order_by(tags.c.name)
+        .limit(p("limit")),
         "tag": sa.select(tags.c.manifest_id).where(
             tags.c.repository_id == p("repository_id"), tags.c.name == p("name")
         ),
@@ -224,7 +233,7 @@ class _Prepared:
         self._results = tuple(
             c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
         )
-        self._row = namedtuple("_Row", [c.key for c in columns]) if columns else None
+        self._row: Any = namedtuple("_Row", [c.key for c in columns]) if columns else None
 
     def _values(self, params: Mapping[str, Any]) -> Any:
         values = []
@@ -242,6 +251,8 @@ class _Prepared:
         if self._row is None:
             return []
         found = cursor.fetchall()
+        if not any(self._results):
+            return list(map(self._row._make, found))
         return [
             self._row(
                 *(
@@ -1097,9 +1108,10 @@ class SqlMetadataStore:
         return await self._read(work)
 
     async def list_tags(self, repository_id: int, *, after: str | None, limit: int) -> list[str]:
-        return await self._names_after(
-            tags.c.name, (tags.c.repository_id == repository_id,), after, limit
-        )
+        key = "tags_after" if after is not None else "tags"
+        params = {"repository_id": repository_id, "after": after, "limit": limit}
+        rows = await self._read(lambda conn: self._run(conn, key, params))
+        return [row[0] for row in rows]
 
     async def list_referrers(
         self, repository_id: int, subject: str, artifact_type: str | None
