@@ -39,20 +39,19 @@ class Config:
     streams: tuple[int, ...] = (1, 4)
     tags: int = 10_000
     page: int = 1000
-    berth_workers: int = 1
+    berth_workers: tuple[int, ...] = (1, 2)  # one Berth side per worker count
 
     @classmethod
     def quick(cls) -> Config:
-        return cls(
-            seconds=1.0, small_images=40, large_size=32 << 20, tags=1000, page=100, berth_workers=1
-        )
+        return cls(seconds=1.0, small_images=40, large_size=32 << 20, tags=1000, page=100)
 
 
 @dataclass
 class Side:
     """One registry under test: its main server and the variant used for the auth-cost scenario.
 
-    Berth runs with ECR token auth (and anonymous pull on, so the same server answers without auth);
+    Berth runs with ECR token auth (and anonymous pull on, so the same server answers without auth),
+    one side per worker count (`berth-1w`, `berth-2w`, ...), each with its own server and fixtures;
     Distribution runs without auth, and a second Distribution instance runs with htpasswd.
     """
 
@@ -309,7 +308,9 @@ def tags_list(ctx: Context, side: Side) -> Metrics:
 
 
 def cold_start(ctx: Context, side: Side) -> Metrics:
-    """Start a fresh instance on an empty data dir: time to first 200, then RSS after 1 s idle."""
+    """Start a fresh instance on an empty data dir: time to first 200, then RSS after 1 s idle.
+
+    Berth sides start theirs with their own worker count (`Side.start_fresh`)."""
     label = f"{side.name}-cold-r{ctx.round}"
     server = side.start_fresh(ctx.workdir, label)
     try:
