@@ -10,6 +10,7 @@ whose committed length it has not seen (after a restart, or a chunk served elsew
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 import weakref
 from collections import OrderedDict
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 _HASH_CACHE_SIZE = 1024
 MIN_LAYER_PART = 5 * 1024 * 1024
+SYNC_EVERY = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,15 +283,33 @@ class UploadsService:
         *,
         seal: bool = False,
     ) -> int:
-        """Append `body`; `seal`: the upload is complete, seal it in the same trip off the loop."""
+        """Append `body`; `seal`: the upload is complete, seal it in the same trip off the loop.
+
+        Every SYNC_EVERY bytes the data so far is made durable in a thread while more arrives:
+        the fsync at the end, which for a large layer took as long as receiving it, then only
+        has the tail to write.
+        """
         writer = self._blobs.open_upload(upload_id, offset)
         size = offset
+        unsynced = 0
+        syncing: asyncio.Future[None] | None = None
         try:
             async for chunk in body:
                 hasher.update(chunk)
                 writer.write(chunk)
                 size += len(chunk)
+                unsynced += len(chunk)
+                if unsynced >= SYNC_EVERY and (syncing is None or syncing.done()):
+                    if syncing is not None:
+                        syncing.result()  # a failed sync fails the upload
+                    syncing = asyncio.ensure_future(asyncio.to_thread(writer.sync_point()))
+                    unsynced = 0
+            if syncing is not None:
+                await syncing
         except BaseException:
+            if syncing is not None:
+                with contextlib.suppress(BaseException):
+                    await syncing
             await asyncio.to_thread(writer.close)
             raise
         # fsync before the caller records the new length; off the loop, it may take a while.

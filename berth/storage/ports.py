@@ -452,6 +452,11 @@ class OutboxStore(Protocol):
 
 class UploadWriter(Protocol):
     def write(self, data: bytes) -> None: ...
+    def sync_point(self) -> Callable[[], None]:
+        """Hand what was written so far on (cheap), and return the blocking call that makes it
+        durable: run off the loop while more arrives, so that `close` has only the tail left."""
+        ...
+
     def close(self) -> None:
         """Make what was written durable, then release the file (may block: call off-loop)."""
         ...

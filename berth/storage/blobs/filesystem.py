@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,6 +24,11 @@ class _FileWriter:
 
     def write(self, data: bytes) -> None:
         self._file.write(data)
+
+    def sync_point(self) -> Callable[[], None]:
+        self._file.flush()
+        fd = self._file.fileno()
+        return lambda: os.fdatasync(fd)
 
     def close(self) -> None:
         """Flush and fsync: once the caller records the new length, the bytes are on disk."""
