@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import os
 import signal
 import ssl
 import sys
@@ -15,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from berth import __version__, admin
+from berth import __version__, admin, supervisor, workers
 from berth.api.metrics import JsonAccessLogger
 from berth.app import (
     IN_FLIGHT,
@@ -23,7 +21,6 @@ from berth.app import (
     GeneratedRootKey,
     create_app,
     open_installation,
-    prepare,
 )
 from berth.config import Settings, load_settings
 from berth.storage.metadata import migrate
@@ -173,46 +170,30 @@ def main(argv: list[str] | None = None) -> int:
         )
     try:
         tls = _tls_context(settings)
+        # Migrations and the root key, in a child process that takes Alembic with it.
+        keys = workers.prepare_in_child(settings)
         if settings.workers > 1:
+            _show_root_keys(keys)
             return _serve_workers(settings, tls)
-        app = create_app(settings)
+        app = create_app(settings, prepared=True)
     except (ValueError, OSError, ssl.SSLError) as exc:
         print(f"berth: cannot start: {exc}", file=sys.stderr)
         return 2
+    except workers.StartFailed:
+        return 1
+    app[ROOT_KEY].extend(keys)  # shown once the server listens
     asyncio.run(serve(app, settings, tls))
     return 0
 
 
 def _serve_workers(settings: Settings, tls: ssl.SSLContext | None) -> int:
-    """Prepare once, then fork `workers` processes that share the port through SO_REUSEPORT;
+    """Fork `workers` processes that share the port through SO_REUSEPORT (`prepare` has run);
     signals are passed on to them, and the parent exits when they have all stopped."""
-    _show_root_keys(asyncio.run(prepare(settings)))
-    children: list[int] = []
-    for _ in range(settings.workers):
-        pid = os.fork()
-        if pid == 0:  # a worker: nothing of the parent's event loop or engines exists here
-            code = 0
-            try:
-                asyncio.run(serve(create_app(settings, prepared=True), settings, tls, shared=True))
-            except BaseException:
-                log.exception("worker failed")
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
 
-    def forward(signum: int, _frame: object) -> None:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signum)
+    def serve_one() -> None:  # a worker: nothing of an event loop or engine exists here yet
+        asyncio.run(serve(create_app(settings, prepared=True), settings, tls, shared=True))
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, forward)
-    worst = 0
-    for child in children:
-        _, status = os.waitpid(child, 0)
-        worst = max(worst, os.waitstatus_to_exitcode(status))
-    return worst
+    return workers.run_workers(settings.workers, serve_one, logging.getLogger().level)
 
 
 def _show_root_keys(keys: list[GeneratedRootKey]) -> None:
@@ -267,8 +248,10 @@ async def serve(
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in supervisor.STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
+    # A worker of `--workers N` starts with them blocked (see `berth.workers`).
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, supervisor.STOP_SIGNALS)
     _show_root_keys(app[ROOT_KEY])
     log.info("Berth registry listening on %s", settings.registry_url)
     await stop.wait()

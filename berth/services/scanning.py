@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from berth.domain import media_types as mt
 from berth.domain.digests import digest_of, is_digest
@@ -41,16 +41,7 @@ from berth.errors import (
     ScanNotFound,
     UnsupportedImageType,
 )
-from berth.scan import cyclonedx, osv
-from berth.scan.errors import ScanError
-from berth.scan.inventory import (
-    Package,
-    extract_file,
-    inventory,
-    normalise_pypi_name,
-    wanted_path,
-)
-from berth.scan.layers import read_files
+from berth.scan.errors import OsvError, ScanError
 from berth.services.images import ImageId, ImagesService, PushedImage
 from berth.services.repositories import RepositoriesService
 from berth.services.uploads import UploadsService
@@ -69,6 +60,13 @@ from berth.storage.ports import (
     ScanStore,
     VulnerabilityDbStatus,
 )
+
+if TYPE_CHECKING:
+    # The scanner itself (`berth.scan` with univers, cvss, zstandard and packageurl) is imported
+    # by the functions that scan, import advisories or write SBOMs: a process that never does
+    # any of these never holds it.
+    from berth.scan.inventory import Package
+    from berth.scan.osv import Advisory, Finding
 
 log = logging.getLogger(__name__)
 
@@ -394,6 +392,8 @@ class ScanningService:
                 await self._store.heartbeat(manifest_id, worker)
 
     async def _scan(self, claimed: ClaimedScan) -> ScanOutcome:
+        from berth.scan import osv
+
         manifest = parse_manifest(claimed.content, claimed.media_type)
         packages = await asyncio.to_thread(self.read_packages, manifest)
         source_updated_at = await self._store.source_updated_at()
@@ -420,6 +420,9 @@ class ScanningService:
     def read_packages(self, manifest: Manifest) -> list[Package]:
         """The image's package inventory, from its layers in order (blocking: call in a
         thread). Foreign layers, which the registry does not hold, are left out."""
+        from berth.scan.inventory import extract_file, inventory, wanted_path
+        from berth.scan.layers import read_files
+
         openers = []
         for layer in manifest.layers:
             path = self._blobs.blob_path(str(layer.digest))
@@ -435,6 +438,9 @@ class ScanningService:
     async def sbom(self, scope: Scope, name: str, reference: str) -> tuple[str, dict[str, Any]]:
         """The CycloneDX document of an image: from its last complete scan's inventory, else
         read from its layers now."""
+        from berth.scan import cyclonedx
+        from berth.scan.inventory import Package
+
         repository = await self._repositories.get(scope, name)
         image_id = ImageId(reference, None) if is_digest(reference) else ImageId(None, reference)
         digest, manifest = await self._image(repository, image_id)
@@ -503,6 +509,8 @@ class ScanningService:
         self, paths: Iterable[str | Path], progress: Progress | None = None
     ) -> tuple[ImportCounts, int]:
         """Upsert the OSV records of files, folders or zip exports; (counts, invalid records)."""
+        from berth.scan import osv
+
         totals = ImportCounts()
         invalid = read = 0
         batch: list[AdvisoryRow] = []
@@ -525,7 +533,7 @@ class ScanningService:
                 read += 1
                 try:
                     advisory = osv.parse_advisory(record)
-                except osv.OsvError as exc:
+                except OsvError as exc:
                     invalid += 1
                     log.warning("skipping an OSV record: %s", exc.message)
                     continue
@@ -539,8 +547,11 @@ class ScanningService:
         return await self._store.database_status()
 
 
-def _keys(advisory: osv.Advisory) -> list[tuple[str, str]]:
+def _keys(advisory: Advisory) -> list[tuple[str, str]]:
     """What `osv.index` files an advisory under: base ecosystem, name as matching asks."""
+    from berth.scan import osv
+    from berth.scan.inventory import normalise_pypi_name
+
     keys = set()
     for entry in advisory.affected:
         ecosystem = osv.base_ecosystem(entry.ecosystem)
@@ -551,6 +562,8 @@ def _keys(advisory: osv.Advisory) -> list[tuple[str, str]]:
 
 async def _records(path: str | Path) -> AsyncIterator[dict[str, Any]]:
     """`osv.load_records`, read in a thread a chunk at a time."""
+    from berth.scan import osv
+
     iterator = osv.load_records(path)
     sentinel: list[dict[str, Any]] = []
 
@@ -570,12 +583,14 @@ async def _records(path: str | Path) -> AsyncIterator[dict[str, Any]]:
             yield record
 
 
-def _match(packages: list[Package], records: list[dict[str, Any]]) -> list[osv.Finding]:
+def _match(packages: list[Package], records: list[dict[str, Any]]) -> list[Finding]:
+    from berth.scan import osv
+
     advisories = []
     for record in records:
         try:
             advisories.append(osv.parse_advisory(record))
-        except osv.OsvError:
+        except OsvError:
             continue
     return osv.match(packages, osv.index(advisories))
 

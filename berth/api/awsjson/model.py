@@ -3,20 +3,25 @@ error names: Berth validates against exactly what the AWS SDKs were generated fr
 
 from __future__ import annotations
 
-from functools import cache, cached_property
+from functools import cached_property
 
-from botocore.loaders import Loader  # type: ignore[import-untyped]
 from botocore.model import (  # type: ignore[import-untyped]
     OperationModel,
     OperationNotFoundError,
     ServiceModel,
 )
 
+from berth.api.service_models import service_model
 
-@cache
-def _load(service: str) -> ServiceModel:
-    # Loading and wrapping a model costs tens of milliseconds: once per process.
-    return ServiceModel(Loader().load_service_model(service, "service-2"), service)
+# `X-Amz-Target` prefixes of the services Berth serves, so that routing a request to its
+# service loads no model: only the service that answers loads its own (a unit test checks
+# these against the models).
+TARGET_PREFIXES = {
+    "cloudtrail": "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101",
+    "ecr": "AmazonEC2ContainerRegistry_V20150921",
+    "events": "AWSEvents",
+    "logs": "Logs_20140328",
+}
 
 
 class JsonModel:
@@ -29,12 +34,13 @@ class JsonModel:
 
     @cached_property
     def service_model(self) -> ServiceModel:
-        return _load(self.service)
+        return service_model(self.service)
 
     @cached_property
     def target_prefix(self) -> str:
         """What `X-Amz-Target` starts with, e.g. AmazonEC2ContainerRegistry_V20150921."""
-        return str(self.service_model.metadata["targetPrefix"])
+        known = TARGET_PREFIXES.get(self.service)
+        return known if known is not None else str(self.service_model.metadata["targetPrefix"])
 
     @cached_property
     def _operations(self) -> dict[str, OperationModel]:

@@ -11,10 +11,9 @@ request id and sends the bytes with `CONTENT_TYPE`, the status and the `REQUEST_
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
+from functools import cached_property
 from typing import Any
 
-from botocore.loaders import Loader  # type: ignore[import-untyped]
 from botocore.model import (  # type: ignore[import-untyped]
     OperationModel,
     OperationNotFoundError,
@@ -23,17 +22,17 @@ from botocore.model import (  # type: ignore[import-untyped]
 
 from berth.api.query import form, render
 from berth.api.query.errors import QueryError
+from berth.api.service_models import service_model
 
 __all__ = ["CONTENT_TYPE", "REQUEST_ID", "QueryError", "QueryModel"]
 
 CONTENT_TYPE = "text/xml"
 REQUEST_ID = "x-amzn-RequestId"
 
-
-@cache
-def _service_model(service_name: str) -> ServiceModel:
-    # IAM's model takes a good part of a second to load: once per process.
-    return ServiceModel(Loader().load_service_model(service_name, "service-2"), service_name)
+# Services known to speak the Query protocol: their models are loaded when first called, not
+# when the server starts (a registry that never sees an IAM call never holds IAM's model).
+# Any other service's model is loaded at once, to check its protocol.
+_QUERY_SERVICES = frozenset({"iam", "sts"})
 
 
 class QueryModel:
@@ -41,14 +40,32 @@ class QueryModel:
     replaces botocore's shipped model, e.g. a hand-made one for shapes IAM never uses."""
 
     def __init__(self, service_name: str, *, model: ServiceModel | None = None) -> None:
-        self.service_model = model if model is not None else _service_model(service_name)
-        metadata = self.service_model.metadata
-        if metadata.get("protocol") != "query":
-            raise ValueError(f"{service_name} does not speak the Query protocol")
         self.service_name = service_name
-        self.api_version: str = metadata["apiVersion"]
-        self.xmlns: str = metadata["xmlNamespace"]
-        self._names = frozenset(self.service_model.operation_names)
+        if model is not None:
+            self.service_model = model
+        if model is not None or service_name not in _QUERY_SERVICES:
+            self._check(self.service_model)
+
+    @cached_property
+    def service_model(self) -> ServiceModel:
+        return self._check(service_model(self.service_name))
+
+    def _check(self, model: ServiceModel) -> ServiceModel:
+        if model.metadata.get("protocol") != "query":
+            raise ValueError(f"{self.service_name} does not speak the Query protocol")
+        return model
+
+    @cached_property
+    def api_version(self) -> str:
+        return str(self.service_model.metadata["apiVersion"])
+
+    @cached_property
+    def xmlns(self) -> str:
+        return str(self.service_model.metadata["xmlNamespace"])
+
+    @cached_property
+    def _names(self) -> frozenset[str]:
+        return frozenset(self.service_model.operation_names)
 
     def operation_names(self) -> frozenset[str]:
         return self._names

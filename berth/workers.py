@@ -1,0 +1,130 @@
+"""The processes of `berth serve`, laid out so that each holds only what it uses.
+
+- Migrations and the root key (`berth.app.prepare`) run in a short-lived child process: Alembic,
+  Mako and Pygments (about 10 MB) are never imported by a process that serves.
+- With `--workers N` the parent forks N workers that share the port, then replaces itself with
+  the standard-library-only `berth.supervisor` (about 9 MB instead of a full server's 80 MB),
+  which passes stop signals on and exits when the workers have all stopped.
+
+Every fork happens before any thread or event loop exists in the parent, so a child starts from
+a consistent copy of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import gc
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+from berth import supervisor
+from berth.app import GeneratedRootKey, prepare
+from berth.config import Settings
+
+log = logging.getLogger("berth")
+
+
+class StartFailed(Exception):
+    """A child process could not prepare the installation; it has logged why."""
+
+
+def prepare_in_child(settings: Settings) -> list[GeneratedRootKey]:
+    """`prepare(settings)` in a child process: the root keys it generated. Raises ValueError
+    with the child's message for a bad setting or an unusable folder (what `berth serve`
+    reports as "cannot start"), StartFailed for anything else."""
+    _flush()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        _prepare_and_report(settings, write_end)
+    os.close(write_end)
+    with open(read_end, "rb") as pipe:
+        report = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    outcome = json.loads(report) if report else {}
+    if "error" in outcome:
+        raise ValueError(outcome["error"])
+    if os.waitstatus_to_exitcode(status) != 0 or "keys" not in outcome:
+        raise StartFailed(f"preparing the installation failed (status {status})")
+    return [GeneratedRootKey(**key) for key in outcome["keys"]]
+
+
+def _prepare_and_report(settings: Settings, write_end: int) -> NoReturn:
+    code = 0
+    try:
+        try:
+            keys = asyncio.run(prepare(settings))
+            outcome: dict[str, object] = {"keys": [dataclasses.asdict(key) for key in keys]}
+        except (ValueError, OSError) as exc:
+            outcome = {"error": str(exc)}
+        with open(write_end, "wb") as pipe:
+            pipe.write(json.dumps(outcome).encode())
+    except KeyboardInterrupt:  # Ctrl-C reached the whole process group: the parent says so
+        code = 130
+    except BaseException:
+        log.exception("could not prepare the database and the root key")
+        code = 1
+    finally:
+        _flush()
+        os._exit(code)
+
+
+def run_workers(count: int, serve_one: Callable[[], None], log_level: int) -> int:
+    """Fork `count` workers that each run `serve_one`, then supervise them (see
+    `berth.supervisor`); the worst exit code of the workers."""
+    # Stop signals stay blocked from the first fork until a handler exists for them, in the
+    # parent (the supervisor) as in each worker (`berth.cli.serve`): one that arrives in
+    # between is held rather than lost, and cannot kill the parent and orphan the workers.
+    signal.pthread_sigmask(signal.SIG_BLOCK, supervisor.STOP_SIGNALS)
+    # Everything imported so far lives as long as the workers: frozen, the collector in each
+    # worker never walks it, so its pages stay shared with the other workers instead of being
+    # copied into each (about 8 MB less memory per worker, though RSS counts shared pages too).
+    gc.collect()
+    gc.freeze()
+    children: list[int] = []
+    try:
+        for _ in range(count):
+            _flush()
+            pid = os.fork()
+            if pid == 0:
+                _work(serve_one)
+            children.append(pid)
+    except OSError:  # no more processes: do not leave the ones already started behind
+        for child in children:
+            os.kill(child, signal.SIGTERM)
+        supervisor.supervise(children, log_level)
+        raise
+    _flush()
+    try:
+        supervisor.become(children, log_level)
+    except OSError:
+        log.warning("could not start the supervisor; the parent stays as it is", exc_info=True)
+    return supervisor.supervise(children, log_level)
+
+
+def _work(serve_one: Callable[[], None]) -> NoReturn:
+    # Stop signals are still blocked: `berth.cli.serve` unblocks them once it handles them.
+    code = 0
+    try:
+        serve_one()
+    except BaseException:
+        log.exception("worker failed")
+        code = 1
+    finally:
+        _flush()
+        os._exit(code)
+
+
+def _flush() -> None:
+    # Buffered output would be written twice after a fork, or never after an exec or _exit.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()

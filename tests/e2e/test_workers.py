@@ -1,0 +1,68 @@
+"""`berth serve --workers N` as processes: a lean parent, and no server left half-staffed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import BerthProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def _supervising(pid: int) -> bool:
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return any(arg.endswith(b"supervisor.py") for arg in cmdline)
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_the_parent_keeps_none_of_the_server(berth_process: BerthProcess) -> None:
+    berth_process.start("--workers", "2")
+    assert berth_process.process is not None
+    parent = berth_process.process.pid
+    _wait_until(lambda: _supervising(parent))
+    # A bare interpreter waiting for its children, not a third copy of the server; `ps` still
+    # shows the command that started it.
+    assert _rss_mb(parent) < 25
+    command = Path(f"/proc/{parent}/cmdline").read_bytes().split(b"\0")
+    assert command[command.index(b"--") + 1 :][1:3] == [b"serve", b"--host"]
+    assert len(_children(parent)) == 2
+    assert httpx.get(f"{berth_process.url}/healthz", timeout=10).status_code == 200
+    assert berth_process.stop() == 0
+
+
+def test_a_worker_that_dies_stops_the_server(berth_process: BerthProcess) -> None:
+    berth_process.start("--workers", "2")
+    assert berth_process.process is not None
+    parent = berth_process.process.pid
+    first, second = _children(parent)
+    os.kill(first, signal.SIGKILL)  # as the OOM killer would
+    assert berth_process.process.wait(30) == 128 + signal.SIGKILL
+    berth_process.process = None
+    assert not Path(f"/proc/{second}").exists()
+    log = berth_process.log()
+    assert f"worker {first} exited with status 137; stopping the other 1 worker(s)" in log
+    assert "Traceback" not in log

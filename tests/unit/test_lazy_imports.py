@@ -1,0 +1,48 @@
+"""A serving process holds only what serving needs: Alembic comes with a migration, the
+vulnerability scanner with a scan, a botocore service model with the first call to its API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SERVER = """
+import json, sys
+from pathlib import Path
+from berth.app import create_app
+from berth.api.service_models import service_model
+from berth.config import Settings
+
+create_app(Settings(data_dir=Path(sys.argv[1])), prepared=True)
+print(json.dumps({"modules": sorted(sys.modules), "models": service_model.cache_info().currsize}))
+"""
+
+LATER = [
+    "alembic",  # with Mako and Pygments: only `migrate.upgrade`
+    "mako",
+    "pygments",
+    "berth.scan.osv",  # the scanner and its libraries: only a scan, an import or an SBOM
+    "berth.scan.layers",
+    "berth.scan.cyclonedx",
+    "berth.scan.inventory",
+    "univers",
+    "cvss",
+    "zstandard",
+    "packageurl",
+]
+
+
+def test_a_server_imports_no_migrations_scanner_or_models(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", SERVER, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    loaded = json.loads(out.stdout)
+    modules = set(loaded["modules"])
+    assert [name for name in LATER if name in modules] == []
+    assert loaded["models"] == 0
