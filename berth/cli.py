@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import ssl
@@ -182,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     except workers.StartFailed:
         return 1
     app[ROOT_KEY].extend(keys)  # shown once the server listens
+    # What exists now lives as long as the server: frozen, full collections skip it.
+    gc.collect()
+    gc.freeze()
     asyncio.run(serve(app, settings, tls))
     return 0
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-
 from berth.domain import sigv4, tokens
 from berth.domain.arns import principal_from_arn
 from berth.domain.policy import Principal
@@ -203,7 +201,7 @@ class AuthService:
             )
             principal = principal_from_arn(arn, role_arn=role_arn, userid=userid or None)
             expires_at = datetime.fromtimestamp(expires, UTC)
-        except (ValueError, TypeError, InvalidTag):
+        except (ValueError, TypeError):  # crypto.InvalidTag is a ValueError
             raise sigv4.UnrecognizedClient() from None
         if now >= expires_at:
             raise sigv4.ExpiredToken()

@@ -21,17 +21,19 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from botocore.model import OperationModel  # type: ignore[import-untyped]
 
 from berth.api.awsjson import wire
 from berth.api.awsjson.errors import JsonError, error_response, server_error
 from berth.api.awsjson.model import JsonModel
 from berth.api.awsjson.validate import validate
 from berth.errors import BerthError
+
+if TYPE_CHECKING:  # annotations only: botocore's model module is not needed to serve
+    from botocore.model import OperationModel  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 

@@ -28,12 +28,13 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
-
-from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
+from typing import TYPE_CHECKING, Any
 
 from berth.api.awsjson.errors import JsonError
 from berth.api.awsjson.java_regex import from_java
+
+if TYPE_CHECKING:  # annotations only: botocore's model module is not needed to serve
+    from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
 
 # Java's wrapper classes, named in AWS's deserializer messages.
 _JAVA_TYPES = {

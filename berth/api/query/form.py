@@ -36,12 +36,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
+from typing import TYPE_CHECKING, Any
 
 from berth.api.query.errors import QueryError
 from berth.api.query.patterns import compile_pattern
+
+if TYPE_CHECKING:  # annotations only: botocore's model module is not needed to serve
+    from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
 
 _BOUNDS = {"integer": 2**31, "long": 2**63}
 _INTEGER = re.compile(r"[+-]?[0-9]+")

@@ -21,11 +21,12 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any
-
-from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
+from typing import TYPE_CHECKING, Any
 
 from berth.api.query.form import member_key
+
+if TYPE_CHECKING:  # annotations only: botocore's model module is not needed to serve
+    from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SPECIAL = re.compile("[&<>\r]")
