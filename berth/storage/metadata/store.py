@@ -310,7 +310,7 @@ class SqlMetadataStore:
             # The pull path skips SQLAlchemy's per-statement machinery on SQLite (it costs
             # more than the query): SQL compiled once, run on the DBAPI connection.
             self._fast = {
-                key: _compile_positional(statement, self.engine.dialect)
+                key: _Prepared(statement, self.engine.dialect)
                 for key, statement in _pull_statements().items()
             }
             self._pulled: dict[tuple[str, tuple[str, ...]], Any] = {}
@@ -375,7 +375,6 @@ class SqlMetadataStore:
     async def _pull_row(self, key: str, params: dict[str, str]) -> Any:
         """One row of a pull-path statement."""
         if self._readers is None:
-            sql, order = self._fast[key]
             if self._loop_reader is None:
                 self._read_now(lambda conn: None)  # opens the loop's reader connection
             assert self._loop_reader is not None
@@ -387,11 +386,12 @@ class SqlMetadataStore:
             if version is None or version != self._pulled_version:
                 self._pulled.clear()
                 self._pulled_version = version
-            values = tuple(params[name] for name in order)
+            values = tuple(params.values())
             cached = self._pulled.get((key, values))
             if cached is not None:
                 return cached
-            row = raw.execute(sql, values).fetchone()
+            rows = self._fast[key].rows(raw, params)
+            row = rows[0] if rows else None
             if version is not None and row is not None and _small(row):
                 if len(self._pulled) >= PULL_CACHE_ENTRIES:
                     self._pulled.clear()
@@ -1221,13 +1221,6 @@ def _image_size(conn: sa.Connection, repository_id: int, manifest: NewManifest) 
             manifests.c.digest.in_(list(manifest.children)),
         )
     ).scalar()
-
-
-def _compile_positional(
-    statement: sa.Select[Any], dialect: sa.Dialect
-) -> tuple[str, tuple[str, ...]]:
-    compiled = statement.compile(dialect=dialect)
-    return str(compiled), tuple(compiled.positiontup or ())
 
 
 def _moment(value: datetime | str) -> datetime:
