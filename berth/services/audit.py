@@ -74,6 +74,7 @@ class AuditTrail:
         # Builders, not records: serialising happens at flush time, off the request path.
         self._queue: list[Callable[[], AuditEntry]] = []
         self._wake = asyncio.Event()
+        self._flushing = asyncio.Lock()
         self.dropped = 0
 
     def record(self, entry: Callable[[], AuditEntry]) -> None:
@@ -90,17 +91,20 @@ class AuditTrail:
         self.record(_ready(entry))
 
     async def flush(self) -> None:
-        builders, self._queue = self._queue, []
-        if not builders:
-            return
-        # Built in a thread: a second's worth of pulls is thousands of JSON documents, which
-        # on the event loop would stall every request for that long.
-        batch = await asyncio.to_thread(_build, builders)
-        try:
-            await self._store.add(batch)
-        except Exception:
-            self._queue[:0] = [_ready(e) for e in batch]  # try again with the next flush
-            raise
+        # One at a time: a lookup's flush must also wait for the records another flush took
+        # from the queue and has not written yet.
+        async with self._flushing:
+            builders, self._queue = self._queue, []
+            if not builders:
+                return
+            # Built in a thread: a second's worth of pulls is thousands of JSON documents,
+            # which on the event loop would stall every request for that long.
+            batch = await asyncio.to_thread(_build, builders)
+            try:
+                await self._store.add(batch)
+            except Exception:
+                self._queue[:0] = [_ready(e) for e in batch]  # try again with the next flush
+                raise
 
     async def run(self, interval: float, retention: timedelta) -> None:
         """Write queued records every `interval` seconds; prune hourly; flush on cancel."""
