@@ -126,6 +126,22 @@ class GroupCommitWriter:
                     self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        except Exception as exc:  # no connection to write with: fail what waits, start anew
+            log.exception("the SQLite writer stopped")
+            with self._start_lock:
+                self._thread = None
+            while True:
+                try:
+                    unit = self._queue.get_nowait()
+                except queue.Empty:
+                    return
+                if unit is not None:
+                    with contextlib.suppress(RuntimeError):
+                        unit.loop.call_soon_threadsafe(_settle, unit.future, False, exc)
+
+    def _serve(self) -> None:
         lock_fd = self._open_lock()
         try:
             with self._engine.connect() as conn:

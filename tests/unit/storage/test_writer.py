@@ -146,3 +146,17 @@ def test_two_writers_on_one_file_serialise_through_the_lock(
         for writer in writers:
             writer.close()
     assert sorted(_rows(engine)) == list(range(1, 201))
+
+
+def test_a_writer_that_cannot_connect_fails_its_units_instead_of_hanging(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'missing' / 'w.db'}")  # no such folder
+    writer = GroupCommitWriter(engine, None)
+
+    async def run() -> object:
+        return await asyncio.wait_for(writer.submit(lambda conn: 1), 10)
+
+    try:
+        with pytest.raises(sa.exc.OperationalError):
+            asyncio.run(run())
+    finally:
+        writer.close()
