@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from berth.domain.digests import parse_digest
@@ -13,11 +12,20 @@ from berth.services.repositories import RepositoriesService
 from berth.storage.ports import BlobStore, MetadataStore
 
 
-@dataclass(frozen=True, slots=True)
 class Layer:
-    digest: str
-    size: int
-    path: Path
+    """A readable blob. Its file's path is built on first use: a HEAD never needs it, and
+    building the Path cost a sixth of a blob HEAD."""
+
+    __slots__ = ("_blobs", "digest", "size")
+
+    def __init__(self, digest: str, size: int, blobs: BlobStore) -> None:
+        self.digest = digest
+        self.size = size
+        self._blobs = blobs
+
+    @property
+    def path(self) -> Path:
+        return self._blobs.blob_path(self.digest)
 
 
 class BlobsService:
@@ -38,7 +46,7 @@ class BlobsService:
         size = found[1] if found else None
         if size is None:
             raise BlobNotFound(f"blob {parsed} is unknown to repository {name}", digest=parsed)
-        return Layer(parsed, size, self._blobs.blob_path(parsed))
+        return Layer(parsed, size, self._blobs)
 
     async def delete_layer(self, scope: Scope, name: str, digest: str) -> None:
         """Unlink the blob from the repository; its bytes go when garbage collection runs."""

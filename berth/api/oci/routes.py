@@ -86,7 +86,28 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Route]]] = [
 _API_VERSION = {"Docker-Distribution-API-Version": "registry/2.0"}
 
 
-def _match(path: str, method: str) -> tuple[Route | None, dict[str, Any], bool]:
+Match = tuple[Route | None, dict[str, Any], bool]
+# Reads repeat the same few paths (a manifest, its layers); trying the patterns in turn cost
+# several regex matches per request. Bounded: paths come from clients.
+_READ_MATCHES: dict[str, Match] = {}
+MAX_READ_MATCHES = 4096
+
+
+def _match(path: str, method: str) -> Match:
+    """The route, its parameters (shared between requests: read them, never change them) and
+    whether the path names an endpoint at all."""
+    if method in _READS:
+        key = f"{method} {path}"
+        found = _READ_MATCHES.get(key)
+        if found is None:
+            if len(_READ_MATCHES) >= MAX_READ_MATCHES:
+                _READ_MATCHES.clear()
+            found = _READ_MATCHES[key] = _find(path, method)
+        return found
+    return _find(path, method)
+
+
+def _find(path: str, method: str) -> Match:
     for pattern, methods in ROUTES:
         match = pattern.fullmatch(path)
         if match:
