@@ -44,20 +44,25 @@ class FilesystemBlobStore:
         self.root = root
         self._blobs = root / "blobs"
         self._uploads = root / "uploads"
-        # One Path from one string: joining Paths part by part cost more than a blob HEAD.
         self._blob_prefix = f"{self._blobs}{os.sep}"
+        self._upload_prefix = f"{self._uploads}{os.sep}"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
 
-    def _upload_path(self, upload_id: str) -> Path:
+    def _upload_path(self, upload_id: str) -> str:
         # Upload ids reach here from URLs; never let one name a path outside the folder.
         if not _UPLOAD_ID.fullmatch(upload_id):
             raise ValueError(f"not an upload id: {upload_id!r}")
-        return self._uploads / upload_id
+        return f"{self._upload_prefix}{upload_id}"
+
+    def _blob_file(self, digest: str) -> tuple[str, str]:
+        """The blob's folder and file, as strings: building Paths cost more than a blob HEAD."""
+        algorithm, encoded = digest.split(":", 1)
+        folder = f"{self._blob_prefix}{algorithm}{os.sep}{encoded[:2]}"
+        return folder, f"{folder}{os.sep}{encoded}"
 
     def blob_path(self, digest: str) -> Path:
-        algorithm, encoded = digest.split(":", 1)
-        return Path(f"{self._blob_prefix}{algorithm}{os.sep}{encoded[:2]}{os.sep}{encoded}")
+        return Path(self._blob_file(digest)[1])
 
     def create_upload(self, upload_id: str) -> None:
         os.close(os.open(self._upload_path(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -87,13 +92,13 @@ class FilesystemBlobStore:
 
     def place_upload(self, upload_id: str, digest: str) -> None:
         source = self._upload_path(upload_id)
-        target = self.blob_path(digest)
-        if target.exists():
-            source.unlink()
+        folder, target = self._blob_file(digest)
+        if os.path.exists(target):
+            os.unlink(source)
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
         os.replace(source, target)
-        _fsync_dir(target.parent)
+        _fsync_dir(folder)
 
     def delete_blob(self, digest: str) -> None:
         self.blob_path(digest).unlink(missing_ok=True)
@@ -108,10 +113,11 @@ class FilesystemBlobStore:
         return stale
 
     def delete_upload(self, upload_id: str) -> None:
-        self._upload_path(upload_id).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._upload_path(upload_id))
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

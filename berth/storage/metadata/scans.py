@@ -35,6 +35,13 @@ from berth.storage.ports import (
 PENDING, IN_PROGRESS, COMPLETE, FAILED = "PENDING", "IN_PROGRESS", "COMPLETE", "FAILED"
 ACTIVE = (PENDING, IN_PROGRESS)
 _CHUNK = 500  # keys or rows per statement
+# Read on every push (scan on push): built once.
+_REGISTRY_SCANNING = sa.select(
+    registry_scanning_configurations.c.scan_type, registry_scanning_configurations.c.rules
+).where(
+    registry_scanning_configurations.c.account_id == sa.bindparam("account"),
+    registry_scanning_configurations.c.region == sa.bindparam("region"),
+)
 
 
 def _optional(value: datetime | None) -> datetime | None:
@@ -458,12 +465,10 @@ class SqlScanStore:
     async def registry_scanning(
         self, account_id: str, region: str
     ) -> tuple[str, list[dict[str, Any]]] | None:
-        c = registry_scanning_configurations
-        query = sa.select(c.c.scan_type, c.c.rules).where(
-            c.c.account_id == account_id, c.c.region == region
+        rows = await self._store.select_rows(
+            _REGISTRY_SCANNING, {"account": account_id, "region": region}
         )
-        row = await self._store.read(lambda conn: conn.execute(query).first())
-        return (row.scan_type, list(row.rules)) if row is not None else None
+        return (rows[0].scan_type, list(rows[0].rules)) if rows else None
 
     async def put_registry_scanning(
         self, account_id: str, region: str, scan_type: str, rules: list[dict[str, Any]]

@@ -326,6 +326,7 @@ class SqlMetadataStore:
         self._statements = _pull_statements()
         self._push = _push_statements()
         self._bulk: dict[tuple[str, ...], _Prepared] = {}
+        self._selects: dict[Any, _Prepared] = {}
         # SQLite runs the push path's statements on the DBAPI connection (PostgreSQL's round
         # trips dwarf SQLAlchemy's own cost, so it keeps the ordinary path).
         self._prepared = (
@@ -372,14 +373,32 @@ class SqlMetadataStore:
         with self.engine.connect() as conn, conn.begin():
             return work(conn)
 
+    def _loop_connection(self) -> Any:
+        """SQLite: the DBAPI connection of the event loop's reader (autocommit: each statement
+        is its own snapshot)."""
+        if self._loop_reader is None:
+            self._read_now(lambda conn: None)  # opens the loop's reader connection
+        assert self._loop_reader is not None
+        raw = self._loop_reader.connection.driver_connection
+        assert raw is not None
+        return raw
+
+    async def select_rows(self, statement: Any, params: Mapping[str, Any]) -> list[Any]:
+        """The rows of a SELECT built once with bound parameters (a module-level statement:
+        its compiled form is kept for the life of the store). Rows have the columns as
+        attributes. On SQLite it runs prepared on the loop's connection, without SQLAlchemy's
+        per-execution work, which cost more than the query on the push path."""
+        if self._readers is None:
+            prepared = self._selects.get(statement)
+            if prepared is None:
+                prepared = self._selects[statement] = _Prepared(statement, self.engine.dialect)
+            return prepared.rows(self._loop_connection(), params)
+        return await self._read(lambda conn: list(conn.execute(statement, params)))
+
     async def _pull_row(self, key: str, params: dict[str, str]) -> Any:
         """One row of a pull-path statement."""
         if self._readers is None:
-            if self._loop_reader is None:
-                self._read_now(lambda conn: None)  # opens the loop's reader connection
-            assert self._loop_reader is not None
-            raw = self._loop_reader.connection.driver_connection
-            assert raw is not None
+            raw = self._loop_connection()
             # Until some writer (another worker, this process's own) has ended a transaction,
             # the answer to a pull's query is the one before: a repeated pull is a lookup.
             version = self._commits.read() if self._commits.usable else None
@@ -463,7 +482,7 @@ class SqlMetadataStore:
 
     async def get_repository(self, account_id: str, region: str, name: str) -> Repository | None:
         params = {"account": account_id, "region": region, "name": name}
-        rows = await self._read(lambda conn: self._run(conn, "repository", params))
+        rows = await self.select_rows(self._push["repository"], params)
         return _repository(rows[0]) if rows else None
 
     async def ensure_repository(self, account_id: str, region: str, name: str) -> Repository:
@@ -1147,7 +1166,7 @@ class SqlMetadataStore:
         return Upload(upload_id, repository_id, 0, now)
 
     async def get_upload(self, upload_id: str) -> Upload | None:
-        rows = await self._read(lambda conn: self._run(conn, "upload", {"id": upload_id}))
+        rows = await self.select_rows(self._push["upload"], {"id": upload_id})
         if not rows:
             return None
         row = rows[0]
