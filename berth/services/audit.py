@@ -95,16 +95,19 @@ class AuditTrail:
         # from the queue and has not written yet.
         async with self._flushing:
             builders, self._queue = self._queue, []
-            if not builders:
-                return
-            # Built in a thread: a second's worth of pulls is thousands of JSON documents,
-            # which on the event loop would stall every request for that long.
-            batch = await asyncio.to_thread(_build, builders)
-            try:
-                await self._store.add(batch)
-            except Exception:
-                self._queue[:0] = [_ready(e) for e in batch]  # try again with the next flush
-                raise
+            # In slices: under a pull storm the queue holds thousands of records, and building
+            # and inserting them all at once held tens of megabytes that the process kept.
+            for start in range(0, len(builders), FLUSH_AT):
+                # Built in a thread: thousands of JSON documents on the event loop would
+                # stall every request for that long.
+                batch = await asyncio.to_thread(_build, builders[start : start + FLUSH_AT])
+                try:
+                    await self._store.add(batch)
+                except Exception:
+                    # Try again with the next flush, in order.
+                    retry = [_ready(e) for e in batch] + builders[start + FLUSH_AT :]
+                    self._queue[:0] = retry
+                    raise
 
     async def run(self, interval: float, retention: timedelta) -> None:
         """Write queued records every `interval` seconds; prune hourly; flush on cancel."""

@@ -8,10 +8,12 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from berth.domain import audit
 from berth.domain.audit import AuditEntry
 from berth.domain.policy.model import Principal
-from berth.services.audit import AuditTrail
+from berth.services.audit import FLUSH_AT, AuditTrail
 from berth.storage.metadata import migrate
 from berth.storage.metadata.audit import SqlAuditStore
 from berth.storage.metadata.store import SqlMetadataStore
@@ -64,3 +66,49 @@ def test_a_lookup_waits_for_the_flush_in_progress(tmp_path: Path) -> None:
             await metadata.close()
 
     assert asyncio.run(run()) == {"PutImage", "BatchGetImage"}
+
+
+class FailingOnce(SqlAuditStore):
+    """The real store; its second write fails once (a database that went away briefly)."""
+
+    def __init__(self, metadata: SqlMetadataStore) -> None:
+        super().__init__(metadata)
+        self.writes: list[int] = []
+
+    async def add(self, entries: list[AuditEntry]) -> None:
+        self.writes.append(len(entries))
+        if len(self.writes) == 2:
+            raise OSError("database unavailable")
+        await super().add(entries)
+
+
+def test_a_large_queue_is_written_in_slices_and_a_failed_slice_is_kept(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'berth.db'}"
+    migrate.upgrade(url)
+    total = FLUSH_AT * 2 + 7
+
+    async def run() -> tuple[list[int], list[str]]:
+        metadata = SqlMetadataStore(url)
+        try:
+            store = FailingOnce(metadata)
+            trail = AuditTrail(store)
+            for n in range(total):
+                trail.add(_record(f"Call{n:05d}"))
+            with pytest.raises(OSError):
+                await trail.flush()
+            await trail.flush()  # the failed slice and the rest, in order
+            found: list[str] = []
+            token = None
+            while True:
+                page = await trail.lookup_events(ACCOUNT, [], None, None, 50, token)
+                found += [entry.event_name for entry in page.entries]
+                token = page.next_token
+                if token is None:
+                    return store.writes, found
+        finally:
+            await metadata.close()
+
+    writes, names = asyncio.run(run())
+    assert writes[:2] == [FLUSH_AT, FLUSH_AT]  # no write larger than a slice
+    assert max(writes) <= FLUSH_AT
+    assert sorted(names) == [f"Call{n:05d}" for n in range(total)]  # none lost, none twice
