@@ -24,14 +24,12 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from berth.api.awsjson.errors import JsonError
-from berth.api.awsjson.java_regex import from_java
+from berth.api.java_regex import compile_pattern
 
 if TYPE_CHECKING:  # annotations only: botocore's model module is not needed to serve
     from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
@@ -60,14 +58,6 @@ class Violation:
     path: str
     value: Any  # as received; None when the member is missing
     constraint: str
-
-
-@cache
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """A model pattern as Python regex. The model's patterns are Java regexes; the ones ECR
-    uses mean the same in Python once \\w, \\s and \\d are ASCII-only, as they are in Java;
-    `from_java` translates what other services use (`\\p{L}`, `[\\w-_]`)."""
-    return re.compile(from_java(pattern), re.ASCII)
 
 
 def validate(
@@ -315,8 +305,10 @@ def _constraints(shape: Shape, value: Any) -> list[str]:
         # Java counts UTF-16 code units, so a character outside the BMP counts twice.
         found = _length(shape, len(value.encode("utf-16-le")) // 2)
         pattern = shape.metadata.get("pattern")
-        if pattern is not None and compile_pattern(pattern).fullmatch(value) is None:
-            found.append(f"Member must satisfy regular expression pattern: {pattern}")
+        if pattern is not None:
+            compiled = compile_pattern(pattern)
+            if compiled is not None and compiled.fullmatch(value) is None:
+                found.append(f"Member must satisfy regular expression pattern: {pattern}")
         if shape.enum and value not in shape.enum:
             found.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
         return found

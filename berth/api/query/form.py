@@ -38,8 +38,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
+from berth.api.java_regex import compile_pattern
 from berth.api.query.errors import QueryError
-from berth.api.query.patterns import compile_pattern
 
 if TYPE_CHECKING:  # annotations only: botocore's model module is not needed to serve
     from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]

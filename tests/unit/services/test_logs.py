@@ -11,8 +11,6 @@ from typing import TypeVar
 
 import pytest
 
-from berth.api.awsjson.java_regex import from_java
-from berth.api.awsjson.validate import compile_pattern
 from berth.services import logs as logs_module
 from berth.services.eventbus import EventBus
 from berth.services.logs import DAY_MS, GroupRef, LogsService, epoch_ms
@@ -221,30 +219,3 @@ def test_successor() -> None:
     assert successor("a\U0010ffff") == "b"
     assert successor("\U0010ffff") is None
     assert successor("\ud7ff") == "\ue000"
-
-
-@pytest.mark.parametrize(
-    ("java", "text", "matched"),
-    [
-        ("^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+)$", "café 42_x", True),
-        ("^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+)$", "a*b", False),
-        ("[\\w-_]*", "a-b_c", True),
-        ("[\\w-_]*", "a.b", False),
-        ("\\P{N}+", "abc", True),
-        ("\\P{N}+", "a1", False),
-        (
-            "[\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\t]*",
-            "ok \U0001f600",
-            True,
-        ),
-        ("[a-z0-9]+(?:[._-][a-z0-9]+)*", "my-app", True),
-    ],
-)
-def test_java_regexes(java: str, text: str, matched: bool) -> None:
-    assert (compile_pattern(java).fullmatch(text) is not None) is matched
-
-
-def test_plain_patterns_pass_through() -> None:
-    pattern = "(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"
-    assert from_java(pattern) == pattern
-    assert from_java("[^\\]a]") == "[^\\]a]"
