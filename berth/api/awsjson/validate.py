@@ -29,7 +29,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from berth.api.awsjson.errors import JsonError
-from berth.api.java_regex import compile_pattern
+from berth.api.constraints import (
+    NOT_NULL,
+    items_constraint,
+    java_text,
+    length_constraints,
+    scalar_constraints,
+)
 
 if TYPE_CHECKING:  # annotations only: botocore's model module is not needed to serve
     from botocore.model import OperationModel, Shape  # type: ignore[import-untyped]
@@ -101,20 +107,7 @@ def _invalid(
 
 
 def _java_value(value: Any) -> str:
-    return "null" if value is None else f"'{_java_text(value)}'"
-
-
-def _java_text(value: Any) -> str:
-    """`value` as Java's toString renders it, which is what AWS quotes in messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_java_text(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={_java_text(v)}" for k, v in value.items()) + "}"
-    return str(value)
+    return "null" if value is None else f"'{java_text(value)}'"
 
 
 def _serialization(message: str) -> JsonError:
@@ -130,7 +123,7 @@ def _value(shape: Shape, raw: Any, path: str, out: list[Violation]) -> Any:
     if kind == "map":
         return _map(shape, raw, path, out)
     value = _scalar(shape, raw)
-    out.extend(Violation(path, raw, constraint) for constraint in _constraints(shape, value))
+    out.extend(Violation(path, raw, constraint) for constraint in scalar_constraints(shape, value))
     return value
 
 
@@ -147,7 +140,7 @@ def _structure(shape: Shape, raw: Any, path: str, out: list[Violation]) -> dict[
         item = raw.get(key)
         if item is None:  # JSON null counts as absent, as in AWS
             if name in required:
-                out.append(Violation(where, None, "Member must not be null"))
+                out.append(Violation(where, None, NOT_NULL))
             continue
         result[name] = _value(member, item, where, out)
     return result
@@ -158,20 +151,21 @@ def _list(shape: Shape, raw: Any, path: str, out: list[Violation]) -> list[Any]:
         raise _serialization("Start of structure or map found where not expected")
     if not isinstance(raw, list):
         raise _serialization("Unexpected field type")
-    out.extend(Violation(path, raw, c) for c in _length(shape, len(raw)))
+    out.extend(Violation(path, raw, c) for c in length_constraints(shape, len(raw)))
     member = shape.member
     if member.type_name in _COMPOSITE:
         items: list[Any] = []
         for index, item in enumerate(raw, 1):
             where = f"{path}.{index}.member"
             if item is None:
-                out.append(Violation(where, None, "Member must not be null"))
+                out.append(Violation(where, None, NOT_NULL))
             else:
                 items.append(_value(member, item, where, out))
         return items
-    values, broken = _scalars(member, raw)
-    if broken:
-        out.append(Violation(path, raw, f"Member must satisfy constraint: [{', '.join(broken)}]"))
+    values = _scalars(member, raw)
+    constraint = items_constraint("Member", member, values)
+    if constraint is not None:
+        out.append(Violation(path, raw, constraint))
     return [value for value in values if value is not None]
 
 
@@ -180,41 +174,30 @@ def _map(shape: Shape, raw: Any, path: str, out: list[Violation]) -> dict[str, A
         raise _serialization("Start of list found where not expected")
     if not isinstance(raw, dict):
         raise _serialization("Unexpected field type")
-    out.extend(Violation(path, raw, c) for c in _length(shape, len(raw)))
-    keys, broken_keys = _scalars(shape.key, list(raw))
-    if broken_keys:
-        constraint = f"Map keys must satisfy constraint: [{', '.join(broken_keys)}]"
+    out.extend(Violation(path, raw, c) for c in length_constraints(shape, len(raw)))
+    keys = _scalars(shape.key, list(raw))
+    constraint = items_constraint("Map keys", shape.key, keys)
+    if constraint is not None:
         out.append(Violation(path, raw, constraint))
     if shape.value.type_name in _COMPOSITE:
         result: dict[str, Any] = {}
         for key, item in raw.items():
             where = f"{path}.{key}.member"
             if item is None:
-                out.append(Violation(where, None, "Member must not be null"))
+                out.append(Violation(where, None, NOT_NULL))
             else:
                 result[key] = _value(shape.value, item, where, out)
         return result
-    values, broken = _scalars(shape.value, list(raw.values()))
-    if broken:
-        constraint = f"Map value must satisfy constraint: [{', '.join(broken)}]"
+    values = _scalars(shape.value, list(raw.values()))
+    constraint = items_constraint("Map value", shape.value, values)
+    if constraint is not None:
         out.append(Violation(path, raw, constraint))
     return {key: value for key, value in zip(keys, values, strict=True) if value is not None}
 
 
-def _scalars(shape: Shape, raw: list[Any]) -> tuple[list[Any], list[str]]:
-    """Converted items (None stays None), and the distinct constraints any of them breaks."""
-    values: list[Any] = []
-    broken: list[str] = []
-    for item in raw:
-        if item is None:
-            values.append(None)
-            found = ["Member must not be null"]
-        else:
-            value = _scalar(shape, item)
-            values.append(value)
-            found = _constraints(shape, value)
-        broken.extend(c for c in found if c not in broken)
-    return values, broken
+def _scalars(shape: Shape, raw: list[Any]) -> list[Any]:
+    """Converted items; None (JSON null) stays None."""
+    return [None if item is None else _scalar(shape, item) for item in raw]
 
 
 def _token(raw: Any) -> str:
@@ -287,39 +270,3 @@ def _timestamp(raw: Any) -> datetime:
         else:
             return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
     raise _serialization(f"{_token(raw)} cannot be converted to Date")
-
-
-def _length(shape: Shape, length: int) -> list[str]:
-    found = []
-    minimum, maximum = shape.metadata.get("min"), shape.metadata.get("max")
-    if minimum is not None and length < minimum:
-        found.append(f"Member must have length greater than or equal to {minimum}")
-    if maximum is not None and length > maximum:
-        found.append(f"Member must have length less than or equal to {maximum}")
-    return found
-
-
-def _constraints(shape: Shape, value: Any) -> list[str]:
-    kind = shape.type_name
-    if kind == "string":
-        # Java counts UTF-16 code units, so a character outside the BMP counts twice.
-        found = _length(shape, len(value.encode("utf-16-le")) // 2)
-        pattern = shape.metadata.get("pattern")
-        if pattern is not None:
-            compiled = compile_pattern(pattern)
-            if compiled is not None and compiled.fullmatch(value) is None:
-                found.append(f"Member must satisfy regular expression pattern: {pattern}")
-        if shape.enum and value not in shape.enum:
-            found.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
-        return found
-    if kind == "blob":
-        return _length(shape, len(value))
-    if kind in ("integer", "long", "float", "double"):
-        found = []
-        minimum, maximum = shape.metadata.get("min"), shape.metadata.get("max")
-        if minimum is not None and value < minimum:
-            found.append(f"Member must have value greater than or equal to {minimum}")
-        if maximum is not None and value > maximum:
-            found.append(f"Member must have value less than or equal to {maximum}")
-        return found
-    return []

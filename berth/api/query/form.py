@@ -38,7 +38,13 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from berth.api.java_regex import compile_pattern
+from berth.api.constraints import (
+    NOT_NULL,
+    items_constraint,
+    java_text,
+    length_constraints,
+    scalar_constraints,
+)
 from berth.api.query.errors import QueryError
 
 if TYPE_CHECKING:  # annotations only: botocore's model module is not needed to serve
@@ -128,24 +134,7 @@ def _quoted(violation: Violation) -> str:
         return " null"
     if violation.sensitive:
         return ""
-    return f" '{_java_text(violation.value)}'"
-
-
-def _java_text(value: Any) -> str:
-    """`value` as Java's toString renders it, which is what AWS quotes in messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_java_text(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={_java_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return f"java.nio.HeapByteBuffer[pos=0 lim={len(value)} cap={len(value)}]"
-    return str(value)
+    return f" '{java_text(violation.value)}'"
 
 
 def _member_path(path: str, name: str) -> str:
@@ -178,7 +167,7 @@ def _value(shape: Shape, node: Node, path: str, out: list[Violation]) -> Any:
     if node.value is None:
         return ABSENT
     value = _scalar(shape, node.value, path)
-    out.extend(_violations(shape, path, value, _constraints(shape, value)))
+    out.extend(_violations(shape, path, value, scalar_constraints(shape, value)))
     return value
 
 
@@ -196,7 +185,7 @@ def _structure(shape: Shape, node: Node, path: str, out: list[Violation]) -> dic
         value = ABSENT if child is None else _value(member, child, where, out)
         if value is ABSENT:
             if name in required:
-                out.append(Violation(where, None, "Member must not be null"))
+                out.append(Violation(where, None, NOT_NULL))
             continue
         result[name] = value
     return result
@@ -231,16 +220,16 @@ def _list(shape: Shape, node: Node, path: str, out: list[Violation]) -> Any:
             where = f"{path}.{index}.member"
             item = _value(member, child, where, out)
             if item is ABSENT:
-                out.append(Violation(where, None, "Member must not be null"))
+                out.append(Violation(where, None, NOT_NULL))
             else:
                 items.append(item)
     else:
-        values, broken = _scalars(member, [child.value for child in raw], path)
+        values = _scalars(member, [child.value for child in raw], path)
         items = [value for value in values if value is not None]
-        if broken:
-            constraint = f"Member must satisfy constraint: [{', '.join(broken)}]"
+        constraint = items_constraint("Member", member, values)
+        if constraint is not None:
             out.extend(_violations(member, path, values, [constraint]))
-    out[mark:mark] = _violations(shape, path, items, _length(shape, len(raw)))
+    out[mark:mark] = _violations(shape, path, items, length_constraints(shape, len(raw)))
     return items
 
 
@@ -256,11 +245,11 @@ def _map(shape: Shape, node: Node, path: str, out: list[Violation]) -> Any:
     ]
     if not pairs and node.value != "":
         return ABSENT
-    keys, broken_keys = _scalars(key_shape, [key for key, _ in pairs], path)
+    keys = _scalars(key_shape, [key for key, _ in pairs], path)
     raw = dict(zip(keys, (value for _, value in pairs), strict=True))
     mark = len(out)
-    if broken_keys:
-        constraint = f"Map keys must satisfy constraint: [{', '.join(broken_keys)}]"
+    constraint = items_constraint("Map keys", key_shape, keys)
+    if constraint is not None:
         out.extend(_violations(key_shape, path, keys, [constraint]))
     result: dict[Any, Any] = {}
     if value_shape.type_name in ("structure", "list", "map"):
@@ -268,36 +257,25 @@ def _map(shape: Shape, node: Node, path: str, out: list[Violation]) -> Any:
             where = f"{path}.{key}.member"
             item = ABSENT if child is None else _value(value_shape, child, where, out)
             if item is ABSENT:
-                out.append(Violation(where, None, "Member must not be null"))
+                out.append(Violation(where, None, NOT_NULL))
             else:
                 result[key] = item
     else:
         texts = [None if child is None else child.value for child in raw.values()]
-        values, broken = _scalars(value_shape, texts, path)
+        values = _scalars(value_shape, texts, path)
         result = {k: v for k, v in zip(raw, values, strict=True) if v is not None}
-        if broken:
-            constraint = f"Map value must satisfy constraint: [{', '.join(broken)}]"
+        constraint = items_constraint("Map value", value_shape, values)
+        if constraint is not None:
             out.extend(
                 _violations(value_shape, path, dict(zip(raw, values, strict=True)), [constraint])
             )
-    out[mark:mark] = _violations(shape, path, result, _length(shape, len(raw)))
+    out[mark:mark] = _violations(shape, path, result, length_constraints(shape, len(raw)))
     return result
 
 
-def _scalars(shape: Shape, texts: list[str | None], path: str) -> tuple[list[Any], list[str]]:
-    """Converted items (None stays None), and the distinct constraints any of them breaks."""
-    values: list[Any] = []
-    broken: list[str] = []
-    for text in texts:
-        if text is None:
-            values.append(None)
-            found = ["Member must not be null"]
-        else:
-            value = _scalar(shape, text, path)
-            values.append(value)
-            found = _constraints(shape, value)
-        broken.extend(c for c in found if c not in broken)
-    return values, broken
+def _scalars(shape: Shape, texts: list[str | None], path: str) -> list[Any]:
+    """Converted items; None (an item without a value) stays None."""
+    return [None if text is None else _scalar(shape, text, path) for text in texts]
 
 
 def _malformed(shape: Shape, text: str, path: str) -> QueryError:
@@ -352,39 +330,3 @@ def _timestamp(text: str) -> datetime | None:
         except (TypeError, ValueError, IndexError):
             return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _length(shape: Shape, length: int) -> list[str]:
-    found = []
-    minimum, maximum = shape.metadata.get("min"), shape.metadata.get("max")
-    if minimum is not None and length < minimum:
-        found.append(f"Member must have length greater than or equal to {minimum}")
-    if maximum is not None and length > maximum:
-        found.append(f"Member must have length less than or equal to {maximum}")
-    return found
-
-
-def _constraints(shape: Shape, value: Any) -> list[str]:
-    kind = shape.type_name
-    if kind == "string":
-        # Java counts UTF-16 code units, so a character outside the BMP counts twice.
-        found = _length(shape, len(value.encode("utf-16-le", "surrogatepass")) // 2)
-        pattern = shape.metadata.get("pattern")
-        if pattern is not None:
-            compiled = compile_pattern(pattern)
-            if compiled is not None and compiled.fullmatch(value) is None:
-                found.append(f"Member must satisfy regular expression pattern: {pattern}")
-        if shape.enum and value not in shape.enum:
-            found.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
-        return found
-    if kind == "blob":
-        return _length(shape, len(value))
-    if kind in ("integer", "long", "float", "double"):
-        found = []
-        minimum, maximum = shape.metadata.get("min"), shape.metadata.get("max")
-        if minimum is not None and value < minimum:
-            found.append(f"Member must have value greater than or equal to {minimum}")
-        if maximum is not None and value > maximum:
-            found.append(f"Member must have value less than or equal to {maximum}")
-        return found
-    return []

@@ -225,6 +225,22 @@ def test_lengths_count_utf16_units_as_java_does() -> None:
     )
 
 
+def test_a_lone_surrogate_is_one_utf16_unit() -> None:
+    # JSON can carry one ("\ud800"); Java counts it as one unit, and checks it like any other.
+    error = invalid(
+        "BatchGetImage", {"repositoryName": "app", "imageIds": [{"imageTag": "\ud800" * 301}]}
+    )
+    assert error.message == (
+        "Invalid parameter at 'imageIds.1.member.imageTag' failed to satisfy constraint: "
+        "'Member must have length less than or equal to 300'"
+    )
+    error = invalid("CreateRepository", {"repositoryName": "ab\ud800"})
+    assert error.message == (
+        "Invalid parameter at 'repositoryName' failed to satisfy constraint: "
+        f"'Member must satisfy regular expression pattern: {NAME_PATTERN}'"
+    )
+
+
 def test_integers_are_bounded_like_java() -> None:
     ok = validate(
         operation_model("UploadLayerPart"),
