@@ -13,10 +13,10 @@ import gzip
 import json
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.loaders import Loader  # type: ignore[import-untyped]
-from botocore.model import ServiceModel  # type: ignore[import-untyped]
+if TYPE_CHECKING:  # botocore itself comes with the first model loaded (about 4 MB)
+    from botocore.model import ServiceModel  # type: ignore[import-untyped]
 
 # In the order botocore's own JSONFileLoader tries them.
 _SUFFIXES = (".json", ".json.gz")
@@ -46,5 +46,8 @@ class _CompactFileLoader:
 def service_model(service_name: str) -> ServiceModel:
     """botocore's model of `service_name` ("ecr", "iam", ...); loading one costs tens of
     milliseconds, so it happens once per process, when the service is first called."""
+    from botocore.loaders import Loader  # type: ignore[import-untyped]
+    from botocore.model import ServiceModel
+
     loader = Loader(file_loader=_CompactFileLoader())
     return ServiceModel(loader.load_service_model(service_name, "service-2"), service_name)

@@ -14,12 +14,7 @@ import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qsl, quote, unquote_to_bytes, urlsplit, urlunsplit
-
-from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
-from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
-from botocore.compat import HTTPHeaders  # type: ignore[import-untyped]
-from botocore.credentials import Credentials  # type: ignore[import-untyped]
+from urllib.parse import parse_qsl, urlsplit
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
@@ -284,7 +279,11 @@ def verify(
     if declared is not None and declared != body_hash:
         raise PayloadHashMismatch()
 
-    verifier = _Verifier(parsed, secret_access_key, request.header_pairs, body_hash)
+    # botocore (about 4 MB of a process) comes with the first signed request, not with this
+    # module: a server that only sees registry traffic never checks a signature.
+    from berth.domain.sigv4_verifier import Verifier
+
+    verifier = Verifier(parsed, secret_access_key, request.header_pairs, body_hash)
     try:
         expected = verifier.sign(request)
     except UnicodeEncodeError:
@@ -294,73 +293,6 @@ def verify(
     provided = parsed.signature.encode("utf-8", "surrogateescape")
     if not hmac.compare_digest(expected.encode("ascii"), provided):
         raise SignatureMismatch()
-
-
-class _Verifier(SigV4Auth):  # type: ignore[misc]  # botocore ships no type information
-    """botocore's signer, restricted to the headers the client says it signed and the body it
-    actually sent (never a hash the client merely declares)."""
-
-    def __init__(
-        self,
-        parsed: ParsedAuthorization,
-        secret_access_key: str,
-        headers: tuple[tuple[str, str], ...],
-        body_hash: str,
-    ) -> None:
-        credential = parsed.credential
-        super().__init__(
-            Credentials(credential.access_key_id, secret_access_key),
-            credential.service,
-            credential.region,
-        )
-        self._parsed = parsed
-        self._signed = frozenset(parsed.signed_headers)
-        self._headers = headers
-        self._body_hash = body_hash
-
-    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
-        selected = HTTPHeaders()
-        for name, value in self._headers:
-            lname = name.lower()
-            if lname in self._signed:
-                # Undecodable bytes (surrogates) raise UnicodeEncodeError here, before
-                # HTTPHeaders wraps them in an email Header that botocore cannot canonicalise.
-                value.encode("utf-8")
-                selected[lname] = value  # appends: a repeated header is signed as "a,b"
-        return selected
-
-    def payload(self, request: AWSRequest) -> str:
-        return self._body_hash
-
-    def sign(self, request: SignedRequest) -> str:
-        parts = urlsplit(request.url)
-        # Only path and query reach the canonical request; the host comes from the Host header.
-        query = _canonical_query(parts.query)
-        url = urlunsplit(("https", "verifier.invalid", parts.path, query, ""))
-        # No headers on the AWSRequest itself: botocore would otherwise prefer a declared
-        # X-Amz-Content-SHA256 to the real body hash. `headers_to_sign` supplies them instead.
-        aws_request = AWSRequest(method=request.method, url=url, headers={}, data=request.body)
-        aws_request.context["timestamp"] = self._parsed.timestamp
-        canonical_request = self.canonical_request(aws_request)
-        string_to_sign = self.string_to_sign(aws_request, canonical_request)
-        return str(self.signature(string_to_sign, aws_request))
-
-
-def _canonical_query(query: str) -> str:
-    """Re-encode each name and value as SigV4 wants (RFC 3986 unreserved characters bare,
-    everything else `%XX` upper-case), as AWS does, so clients that escape differently from
-    botocore (`%2f`, a bare `/`) still verify. botocore then sorts the pairs."""
-    pairs = []
-    for piece in query.split("&"):
-        if not piece:
-            continue
-        name, _, value = piece.partition("=")
-        pairs.append(f"{_encode(name)}={_encode(value)}")
-    return "&".join(pairs)
-
-
-def _encode(text: str) -> str:
-    return quote(unquote_to_bytes(text), safe="-_.~")
 
 
 def _query_pairs(url: str) -> list[tuple[str, str]]:

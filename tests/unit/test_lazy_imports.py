@@ -1,5 +1,6 @@
 """A serving process holds only what serving needs: Alembic comes with a migration, the
-vulnerability scanner with a scan, a botocore service model with the first call to its API."""
+vulnerability scanner with a scan, botocore and a service model of it with the first call to
+that API (or the first signature checked)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ LATER = [
     "cvss",
     "zstandard",
     "packageurl",
+    "botocore",  # with urllib3 and dateutil: only an AWS API call or a SigV4 signature
+    "urllib3",
+    "dateutil",
 ]
 
 

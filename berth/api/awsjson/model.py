@@ -4,14 +4,12 @@ error names: Berth validates against exactly what the AWS SDKs were generated fr
 from __future__ import annotations
 
 from functools import cached_property
-
-from botocore.model import (  # type: ignore[import-untyped]
-    OperationModel,
-    OperationNotFoundError,
-    ServiceModel,
-)
+from typing import TYPE_CHECKING
 
 from berth.api.service_models import service_model
+
+if TYPE_CHECKING:  # botocore comes with the model, on the service's first call
+    from botocore.model import OperationModel, ServiceModel  # type: ignore[import-untyped]
 
 # `X-Amz-Target` prefixes of the services Berth serves, so that routing a request to its
 # service loads no model: only the service that answers loads its own (a unit test checks
@@ -50,6 +48,8 @@ class JsonModel:
         """The operation called `name`, or None when the service has no such operation."""
         found = self._operations.get(name)
         if found is None:
+            from botocore.model import OperationNotFoundError
+
             try:
                 found = self.service_model.operation_model(name)
             except OperationNotFoundError:

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
-from typing import Any
-
-from botocore.model import (  # type: ignore[import-untyped]
-    OperationModel,
-    OperationNotFoundError,
-    ServiceModel,
-)
+from typing import TYPE_CHECKING, Any
 
 from berth.api.query import form, render
 from berth.api.query.errors import QueryError
 from berth.api.service_models import service_model
+
+if TYPE_CHECKING:  # botocore comes with the model, on the service's first call
+    from botocore.model import OperationModel, ServiceModel  # type: ignore[import-untyped]
 
 __all__ = ["CONTENT_TYPE", "REQUEST_ID", "QueryError", "QueryModel"]
 
@@ -74,6 +71,8 @@ class QueryModel:
         """The operation called `name`, or None when the service has no such operation."""
         if name not in self._names:
             return None
+        from botocore.model import OperationNotFoundError
+
         try:
             return self.service_model.operation_model(name)
         except OperationNotFoundError:  # pragma: no cover - the names come from the model
