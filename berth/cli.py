@@ -133,10 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         local = (*local, "account_id")  # the account to create, not the server's own
     flags = {k: v for k, v in vars(args).items() if k not in local}
     try:
-        settings = load_settings(args.config, **flags)
+        if args.command == "serve":  # validated in a child: no server process holds pydantic
+            settings = workers.settings_in_child(args.config, **flags)
+        else:
+            settings = load_settings(args.config, **flags)
     except (ValueError, OSError) as exc:  # includes pydantic's ValidationError and TOML errors
         print(f"berth: invalid configuration: {exc}", file=sys.stderr)
         return 2
+    except workers.StartFailed:
+        return 1
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

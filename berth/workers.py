@@ -1,5 +1,7 @@
 """The processes of `berth serve`, laid out so that each holds only what it uses.
 
+- Settings are validated in a short-lived child process too: pydantic (about 6 MB) is never
+  imported by a process that serves, which gets the checked values.
 - Migrations and the root key (`berth.app.prepare`) run in a short-lived child process: Alembic,
   Mako and Pygments (about 10 MB) are never imported by a process that serves.
 - With `--workers N` the parent forks N workers that share the port, then replaces itself with
@@ -19,20 +21,65 @@ import gc
 import json
 import logging
 import os
+import pickle
 import signal
 import sys
+import traceback
 from collections.abc import Callable
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 from berth import supervisor
 from berth.app import GeneratedRootKey, prepare
-from berth.config import Settings
+from berth.config import Settings, load_settings
 
 log = logging.getLogger("berth")
 
 
 class StartFailed(Exception):
     """A child process could not prepare the installation; it has logged why."""
+
+
+def settings_in_child(config_file: Path | None, **flags: Any) -> Settings:
+    """`load_settings(config_file, **flags)` in a child process. Raises ValueError with the
+    message of the child's ValueError or OSError (an invalid setting, a missing or malformed
+    config file), StartFailed for anything else (the child has printed it)."""
+    _flush()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        _load_and_report(config_file, flags, write_end)
+    os.close(write_end)
+    with open(read_end, "rb") as pipe:
+        report = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    # Only this process's own child writes to the pipe: unpickling its report is safe.
+    outcome = pickle.loads(report) if report else {}
+    if "error" in outcome:
+        raise ValueError(outcome["error"])
+    if os.waitstatus_to_exitcode(status) != 0 or "values" not in outcome:
+        raise StartFailed(f"reading the settings failed (status {status})")
+    return Settings.checked(outcome["values"])
+
+
+def _load_and_report(config_file: Path | None, flags: dict[str, Any], write_end: int) -> NoReturn:
+    code = 0
+    try:
+        try:
+            outcome: dict[str, Any] = {"values": vars(load_settings(config_file, **flags))}
+        except (ValueError, OSError) as exc:
+            outcome = {"error": str(exc)}
+        with open(write_end, "wb") as pipe:
+            pipe.write(pickle.dumps(outcome))
+    except KeyboardInterrupt:  # Ctrl-C reached the whole process group: the parent says so
+        code = 130
+    except BaseException:
+        traceback.print_exc()  # logging is not set up before the settings are known
+        code = 1
+    finally:
+        _flush()
+        os._exit(code)
 
 
 def prepare_in_child(settings: Settings) -> list[GeneratedRootKey]:

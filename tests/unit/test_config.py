@@ -11,8 +11,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from berth import cli
-from berth.config import Settings, load_settings
+from berth import cli, config_model, workers
+from berth.config import Settings, Webhook, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -204,3 +204,80 @@ def test_the_highest_layer_that_sets_a_value_wins(
         os.environ.pop("BERTH_PORT", None)
     expected = next((p for p in (flag_port, env_port, file_port) if p is not None), 5000)
     assert settings.port == expected
+
+
+def test_the_settings_object_declares_every_field_of_the_model_in_its_order() -> None:
+    # `Settings` is a plain object (no pydantic in a serving process); `config_model` has the
+    # rules. A field added to one and not the other would be lost or unchecked.
+    model = config_model.Settings.__annotations__
+    plain = {k: v for k, v in Settings.__annotations__.items() if not k.startswith("_")}
+    assert plain == model
+    assert list(vars(load_settings())) == list(model)
+
+
+def test_settings_checked_in_a_child_process_are_the_settings_loaded_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _toml(
+        tmp_path,
+        'port = 6000\nlog_level = "debug"\n'
+        '[[webhooks]]\nname = "ci"\nurl = "https://ci.example/hook"\nsecret = "s"\n',
+    )
+    monkeypatch.setenv("BERTH_DATA_DIR", "from-env")
+    monkeypatch.setenv("BERTH_WORKERS", "3")
+    here = load_settings(config, host="0.0.0.0", port=None)
+    there = workers.settings_in_child(config, host="0.0.0.0", port=None)
+    assert there == here
+    assert (there.port, there.data_dir, there.workers, there.log_level) == (
+        6000,
+        Path("from-env"),
+        3,
+        "DEBUG",
+    )
+    assert there.webhooks == [Webhook(name="ci", url="https://ci.example/hook", secret="s")]
+    assert "pydantic" not in repr(type(there).__mro__)
+
+
+@pytest.mark.parametrize(("case", "field"), INVALID)
+def test_a_child_process_refuses_what_load_settings_refuses_with_its_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: dict[str, object], field: str
+) -> None:
+    config = _apply(case, tmp_path, monkeypatch)
+    flags = case.get("flags", {})
+    assert isinstance(flags, dict)
+    with pytest.raises(ValidationError) as here:
+        load_settings(config, **flags)
+    with pytest.raises(ValueError) as there:
+        workers.settings_in_child(config, **flags)
+    assert str(there.value) == str(here.value)
+
+
+def test_a_child_process_reports_a_missing_or_malformed_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"config file .*nowhere\.toml does not exist"):
+        workers.settings_in_child(tmp_path / "nowhere.toml")
+    with pytest.raises(ValueError, match=r"is not valid TOML"):
+        workers.settings_in_child(_toml(tmp_path, "port = \n"))
+
+
+def test_settings_built_directly_are_validated_and_read_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BERTH_REGION", "eu-west-1")
+    settings = Settings(port=6001)
+    assert (settings.port, settings.region) == (6001, "eu-west-1")
+    with pytest.raises(ValidationError):
+        Settings(port=70000)
+    with pytest.raises(ValidationError):
+        Webhook(name="not a name", url="https://ci.example/")
+    with pytest.raises(ValidationError):
+        Webhook(name="ci", url="ftp://ci.example/")
+    hook = Webhook(name="ci", url="https://ci.example/")
+    assert Settings(webhooks=[hook]).webhooks == [hook]
+    assert Settings(webhooks=[{"name": "ci", "url": "https://ci.example/"}]).webhooks == [hook]
+
+
+def test_model_copy_changes_only_what_it_is_given() -> None:
+    settings = load_settings()
+    copy = settings.model_copy(update={"gc_grace": 0.5})
+    assert copy.gc_grace == 0.5 and settings.gc_grace == 3_600.0
+    assert copy.model_copy(update={"gc_grace": 3_600.0}) == settings

@@ -1,6 +1,7 @@
 """A serving process holds only what serving needs: Alembic comes with a migration, the
 vulnerability scanner with a scan, botocore and a service model of it with the first call to
-that API (or the first signature checked)."""
+that API (or the first signature checked); pydantic never, as `berth serve` checks its settings
+in a child process."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from pathlib import Path
 SERVER = """
 import json, sys
 from pathlib import Path
+from berth import cli, workers  # cli: what `berth serve` imports
 from berth.app import create_app
 from berth.api.service_models import service_model
-from berth.config import Settings
 
-create_app(Settings(data_dir=Path(sys.argv[1])), prepared=True)
+create_app(workers.settings_in_child(None, data_dir=Path(sys.argv[1])), prepared=True)
 print(json.dumps({"modules": sorted(sys.modules), "models": service_model.cache_info().currsize}))
 """
 
@@ -35,6 +36,10 @@ LATER = [
     "botocore",  # with urllib3 and dateutil: only an AWS API call or a SigV4 signature
     "urllib3",
     "dateutil",
+    "pydantic",  # with pydantic-settings: only validating settings, which `serve` does in a child
+    "pydantic_core",
+    "pydantic_settings",
+    "berth.config_model",
 ]
 
 
