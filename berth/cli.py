@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     # What exists now lives as long as the server: frozen, full collections skip it.
     gc.collect()
     gc.freeze()
+    workers.tune_malloc()
     asyncio.run(serve(app, settings, tls))
     return 0
 
