@@ -4,11 +4,9 @@ One random master key per installation: from `BERTH_SECRET_KEY` (base64, the sam
 of a scaled-out installation) or, on a single node, generated into the data folder with 0600
 permissions. Purposes get keys of their own through HKDF, so a leak of one is not a leak of all.
 
-HKDF-SHA256 is a few lines over the standard library's HMAC. AES-GCM comes from the OpenSSL
-library the interpreter has loaded already, for `hashlib` and `ssl` (`berth.storage.openssl_gcm`),
-at the first seal or open: `cryptography`, whose Rust extension bundles an OpenSSL of its own and
-costs about 9 MB of every process that loads it, is only the fallback where that library cannot
-be reached. Both give the same bytes.
+`cryptography` (whose Rust extension is about 8 MB of every process that loads it) is imported
+by the first seal or open, not with this module: HKDF-SHA256 is a few lines over the standard
+library's HMAC, and a process that never opens a sealed value need not hold AES at all.
 """
 
 from __future__ import annotations
@@ -17,12 +15,12 @@ import base64
 import hmac
 import os
 import secrets
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from berth.storage.openssl_gcm import OpenSsl
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MASTER_KEY_BYTES = 32
 _NONCE_BYTES = 12
@@ -84,49 +82,21 @@ class Sealer:
         self._key = key
 
     @cached_property
-    def _aead(self) -> _AesGcm:
-        from berth.storage import openssl_gcm
+    def _aead(self) -> AESGCM:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        ssl = _openssl()
-        if ssl is None:
-            return _CryptographyAesGcm(self._key)
-        return openssl_gcm.AesGcm(ssl, self._key)
+        return AESGCM(self._key)
 
     def seal(self, plaintext: bytes, context: str) -> bytes:
         nonce = secrets.token_bytes(_NONCE_BYTES)
         return nonce + self._aead.encrypt(nonce, plaintext, context.encode())
 
     def open(self, sealed: bytes, context: str) -> bytes:
-        return self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], context.encode())
-
-
-class _AesGcm(Protocol):
-    def encrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes: ...
-
-    # Raises InvalidTag for a value that does not open.
-    def decrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes: ...
-
-
-@cache
-def _openssl() -> OpenSsl | None:
-    from berth.storage import openssl_gcm
-
-    return openssl_gcm.load()
-
-
-class _CryptographyAesGcm:
-    def __init__(self, key: bytes) -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        self._aead = AESGCM(key)
-
-    def encrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
-        return self._aead.encrypt(nonce, data, aad)
-
-    def decrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
         from cryptography import exceptions
 
         try:
-            return self._aead.decrypt(nonce, data, aad)
+            return self._aead.decrypt(
+                sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], context.encode()
+            )
         except exceptions.InvalidTag:
             raise InvalidTag("the sealed value does not open") from None
