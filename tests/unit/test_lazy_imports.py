@@ -55,3 +55,31 @@ def test_a_server_imports_no_migrations_scanner_or_models(tmp_path: Path) -> Non
     modules = set(loaded["modules"])
     assert [name for name in LATER if name in modules] == []
     assert loaded["models"] == 0
+
+
+SIGNATURE = """
+import sys
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from berth.domain import sigv4
+
+url = "http://127.0.0.1:5000/"
+request = AWSRequest(method="POST", url=url, data=b"{}", headers={"X-Amz-Target": "x"})
+key = SimpleNamespace(access_key="AKIAEXAMPLE", secret_key="secret", token=None)
+SigV4Auth(key, "ecr", "us-east-1").add_auth(request)
+signed = sigv4.SignedRequest(
+    "POST", url, [*request.headers.items(), ("Host", "127.0.0.1:5000")], b"{}"
+)
+parsed = sigv4.parse_authorization(signed)
+sigv4.verify(signed, parsed, "secret", now=datetime.now(UTC), expected_service="ecr")
+print(sorted(m for m in sys.modules if m.startswith("botocore.credentials")))
+"""
+
+
+def test_checking_a_signature_loads_no_credential_providers() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", SIGNATURE], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
