@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import gc
-import json
 import logging
 import os
 import pickle
@@ -48,12 +46,37 @@ def settings_in_child(config_file: Path | None, **flags: Any) -> Settings:
     """`load_settings(config_file, **flags)` in a child process. Raises ValueError with the
     message of the child's ValueError or OSError (an invalid setting, a missing or malformed
     config file), StartFailed for anything else (the child has printed it)."""
+    values = _in_child(
+        lambda: vars(load_settings(config_file, **flags)),
+        "reading the settings failed",
+        # Logging is not set up before the settings are known.
+        traceback.print_exc,
+    )
+    return Settings.checked(values)
+
+
+def prepare_in_child(settings: Settings) -> list[GeneratedRootKey]:
+    """`prepare(settings)` in a child process: the root keys it generated. Raises ValueError
+    with the child's message for a bad setting or an unusable folder (what `berth serve`
+    reports as "cannot start"), StartFailed for anything else."""
+    keys: list[GeneratedRootKey] = _in_child(
+        lambda: asyncio.run(prepare(settings)),
+        "preparing the installation failed",
+        lambda: log.exception("could not prepare the database and the root key"),
+    )
+    return keys
+
+
+def _in_child(work: Callable[[], Any], failed: str, crashed: Callable[[], None]) -> Any:
+    """What `work()` returns, run in a forked child. Its ValueError or OSError is raised here
+    as a ValueError with the same message; anything else is reported by `crashed` in the
+    child and raised here as StartFailed(`failed`)."""
     _flush()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        _load_and_report(config_file, flags, write_end)
+        _run_and_report(work, crashed, write_end)
     os.close(write_end)
     with open(read_end, "rb") as pipe:
         report = pipe.read()
@@ -62,16 +85,18 @@ def settings_in_child(config_file: Path | None, **flags: Any) -> Settings:
     outcome = pickle.loads(report) if report else {}
     if "error" in outcome:
         raise ValueError(outcome["error"])
-    if os.waitstatus_to_exitcode(status) != 0 or "values" not in outcome:
-        raise StartFailed(f"reading the settings failed (status {status})")
-    return Settings.checked(outcome["values"])
+    if os.waitstatus_to_exitcode(status) != 0 or "result" not in outcome:
+        raise StartFailed(f"{failed} (status {status})")
+    return outcome["result"]
 
 
-def _load_and_report(config_file: Path | None, flags: dict[str, Any], write_end: int) -> NoReturn:
+def _run_and_report(
+    work: Callable[[], Any], crashed: Callable[[], None], write_end: int
+) -> NoReturn:
     code = 0
     try:
         try:
-            outcome: dict[str, Any] = {"values": vars(load_settings(config_file, **flags))}
+            outcome: dict[str, Any] = {"result": work()}
         except (ValueError, OSError) as exc:
             outcome = {"error": str(exc)}
         with open(write_end, "wb") as pipe:
@@ -79,49 +104,7 @@ def _load_and_report(config_file: Path | None, flags: dict[str, Any], write_end:
     except KeyboardInterrupt:  # Ctrl-C reached the whole process group: the parent says so
         code = 130
     except BaseException:
-        traceback.print_exc()  # logging is not set up before the settings are known
-        code = 1
-    finally:
-        _flush()
-        os._exit(code)
-
-
-def prepare_in_child(settings: Settings) -> list[GeneratedRootKey]:
-    """`prepare(settings)` in a child process: the root keys it generated. Raises ValueError
-    with the child's message for a bad setting or an unusable folder (what `berth serve`
-    reports as "cannot start"), StartFailed for anything else."""
-    _flush()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        _prepare_and_report(settings, write_end)
-    os.close(write_end)
-    with open(read_end, "rb") as pipe:
-        report = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    outcome = json.loads(report) if report else {}
-    if "error" in outcome:
-        raise ValueError(outcome["error"])
-    if os.waitstatus_to_exitcode(status) != 0 or "keys" not in outcome:
-        raise StartFailed(f"preparing the installation failed (status {status})")
-    return [GeneratedRootKey(**key) for key in outcome["keys"]]
-
-
-def _prepare_and_report(settings: Settings, write_end: int) -> NoReturn:
-    code = 0
-    try:
-        try:
-            keys = asyncio.run(prepare(settings))
-            outcome: dict[str, object] = {"keys": [dataclasses.asdict(key) for key in keys]}
-        except (ValueError, OSError) as exc:
-            outcome = {"error": str(exc)}
-        with open(write_end, "wb") as pipe:
-            pipe.write(json.dumps(outcome).encode())
-    except KeyboardInterrupt:  # Ctrl-C reached the whole process group: the parent says so
-        code = 130
-    except BaseException:
-        log.exception("could not prepare the database and the root key")
+        crashed()
         code = 1
     finally:
         _flush()

@@ -23,12 +23,17 @@ NOT_NULL = "Member must not be null"
 
 def length_constraints(shape: Shape, length: int) -> list[str]:
     """The constraints a string, blob, list or map of `length` breaks."""
+    return _bounds(shape, length, "length")
+
+
+def _bounds(shape: Shape, value: float, what: str) -> list[str]:
+    """`min` and `max`: of a length, or of a number's value."""
     found = []
     minimum, maximum = shape.metadata.get("min"), shape.metadata.get("max")
-    if minimum is not None and length < minimum:
-        found.append(f"Member must have length greater than or equal to {minimum}")
-    if maximum is not None and length > maximum:
-        found.append(f"Member must have length less than or equal to {maximum}")
+    if minimum is not None and value < minimum:
+        found.append(f"Member must have {what} greater than or equal to {minimum}")
+    if maximum is not None and value > maximum:
+        found.append(f"Member must have {what} less than or equal to {maximum}")
     return found
 
 
@@ -50,13 +55,7 @@ def scalar_constraints(shape: Shape, value: Any) -> list[str]:
     if kind == "blob":
         return length_constraints(shape, len(value))
     if kind in ("integer", "long", "float", "double"):
-        found = []
-        minimum, maximum = shape.metadata.get("min"), shape.metadata.get("max")
-        if minimum is not None and value < minimum:
-            found.append(f"Member must have value greater than or equal to {minimum}")
-        if maximum is not None and value > maximum:
-            found.append(f"Member must have value less than or equal to {maximum}")
-        return found
+        return _bounds(shape, value, "value")
     return []
 
 
