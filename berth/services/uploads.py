@@ -31,7 +31,7 @@ from berth.errors import (
     UploadRangeInvalid,
 )
 from berth.services.repositories import RepositoriesService
-from berth.storage.ports import BlobStore, MetadataStore, Upload, UploadWriter
+from berth.storage.ports import BlobStore, MetadataStore, Upload
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -86,7 +86,7 @@ class UploadsService:
         self._blobs.create_upload(temp_id)
         try:
             hasher = expected.hasher()
-            size = await self._write(temp_id, 0, body, hasher, seal=True)
+            size = await self._write(temp_id, 0, body, hasher)
             _check_length(size, length)
             _check_digest(expected, hasher.hexdigest())
             await self._metadata.store_blob(
@@ -142,7 +142,7 @@ class UploadsService:
         expected = parse_digest(digest)
         async with self._lock(upload_id):
             upload = await self._upload(scope, name, upload_id)
-            hasher, size = await self._append(upload, body, start, length, seal=True)
+            hasher, size = await self._append(upload, body, start, length)
             actual = (
                 hasher.hexdigest()
                 if expected.algorithm == "sha256"
@@ -253,8 +253,6 @@ class UploadsService:
         body: AsyncIterator[bytes],
         start: int | None,
         length: int | None,
-        *,
-        seal: bool = False,
     ) -> tuple[_Hash, int]:
         """Write a chunk after the committed bytes; the running hash and the new length."""
         if start is not None and start != upload.offset:
@@ -263,7 +261,7 @@ class UploadsService:
                 offset=upload.offset,
             )
         hasher = await self._hasher(upload)
-        size = await self._write(upload.id, upload.offset, body, hasher, seal=seal)
+        size = await self._write(upload.id, upload.offset, body, hasher)
         _check_length(size - upload.offset, length)
         return hasher, size
 
@@ -280,10 +278,8 @@ class UploadsService:
         offset: int,
         body: AsyncIterator[bytes],
         hasher: _Hash,
-        *,
-        seal: bool = False,
     ) -> int:
-        """Append `body`; `seal`: the upload is complete, seal it in the same trip off the loop.
+        """Append `body` and make it durable.
 
         Every SYNC_EVERY bytes the data so far is made durable in a thread while more arrives:
         the fsync at the end, which for a large layer took as long as receiving it, then only
@@ -313,13 +309,8 @@ class UploadsService:
             await asyncio.to_thread(writer.close)
             raise
         # fsync before the caller records the new length; off the loop, it may take a while.
-        await asyncio.to_thread(self._close, writer, upload_id if seal else None)
+        await asyncio.to_thread(writer.close)
         return size
-
-    def _close(self, writer: UploadWriter, seal: str | None) -> None:
-        writer.close()
-        if seal is not None:
-            self._blobs.seal_upload(seal)
 
     def _remember(self, upload_id: str, offset: int, hasher: _Hash) -> None:
         self._hashes[upload_id] = (offset, hasher)

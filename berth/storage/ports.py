@@ -471,14 +471,11 @@ class BlobStore(Protocol):
         ...
 
     def read_upload(self, upload_id: str, length: int) -> Iterator[bytes]: ...
-    def seal_upload(self, upload_id: str) -> None:
-        """Make the upload's bytes durable (fsync); call off-loop before placing it."""
-        ...
-
     def place_upload(self, upload_id: str, digest: str) -> None:
-        """Move a sealed upload into place as blob `digest` (atomic rename; dropped when the blob
-        is there already). Only called by the metadata store, under the blob's row lock, so that
-        garbage collection never deletes a blob that is being stored again."""
+        """Move a closed (so durable) upload into place as blob `digest` (atomic rename;
+        dropped when the blob is there already). Only called by the metadata store, under the
+        blob's row lock, so that garbage collection never deletes a blob that is being stored
+        again."""
         ...
 
     def delete_blob(self, digest: str) -> None:

@@ -83,13 +83,6 @@ class FilesystemBlobStore:
                 remaining -= len(chunk)
                 yield chunk
 
-    def seal_upload(self, upload_id: str) -> None:
-        fd = os.open(self._upload_path(upload_id), os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
     def place_upload(self, upload_id: str, digest: str) -> None:
         source = self._upload_path(upload_id)
         folder, target = self._blob_file(digest)

@@ -27,7 +27,6 @@ def test_upload_commit_and_read(tmp_path: Path) -> None:
     writer.close()
     assert (tmp_path / "uploads" / upload).stat().st_size == 11
     assert b"".join(store.read_upload(upload, 11)) == b"hello world"
-    store.seal_upload(upload)
     store.place_upload(upload, digest(b"hello world"))
     path = store.blob_path(digest(b"hello world"))
     assert path.read_bytes() == b"hello world"
@@ -57,7 +56,6 @@ def test_committing_known_content_again_keeps_one_copy(tmp_path: Path) -> None:
         writer = store.open_upload(upload, 0)
         writer.write(b"same")
         writer.close()
-        store.seal_upload(upload)
         store.place_upload(upload, digest(b"same"))
     assert [p.name for p in (tmp_path / "uploads").iterdir()] == []
     assert store.blob_path(digest(b"same")).read_bytes() == b"same"
@@ -71,7 +69,6 @@ def test_deleting_a_blob_and_finding_stale_uploads(tmp_path: Path) -> None:
     os.utime(tmp_path / "uploads" / old, (1_000, 1_000))
     (tmp_path / "uploads" / "not-an-upload").touch()
     assert store.stale_uploads(older_than=time.time() - 60) == [old]
-    store.seal_upload(new)
     store.place_upload(new, digest(b""))
     store.delete_blob(digest(b""))
     assert not store.blob_path(digest(b"")).exists()
