@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from berth.domain.settings import RepositorySettings
 from berth.errors import (
@@ -322,7 +322,14 @@ class SqlMetadataStore:
             self._group = None
             self._writer = ThreadPoolExecutor(pool_size, thread_name_prefix="berth-db")
             self._readers = self._writer
-        self._insert = (sqlite if self._sqlite else postgresql).insert
+        self._insert: Callable[[sa.Table], Any]
+        if self._sqlite:
+            self._insert = sqlite.insert
+        else:
+            # Imported here: the PostgreSQL dialect is about 2 MB that a SQLite worker never uses.
+            from sqlalchemy.dialects import postgresql
+
+            self._insert = postgresql.insert
         self._statements = _pull_statements()
         self._push = _push_statements()
         self._bulk: dict[tuple[str, ...], _Prepared] = {}
