@@ -112,8 +112,7 @@ class UploadsService:
 
         `ecr_part`: an UploadLayerPart, whose parts but the last must be 5 MiB or more.
         """
-        async with self._lock(upload_id):
-            upload = await self._upload(scope, name, upload_id)
+        async with self._held(scope, name, upload_id) as upload:
             hasher, size = await self._append(upload, body, start, length)
             if not await self._metadata.advance_upload(
                 upload_id,
@@ -140,8 +139,7 @@ class UploadsService:
         if not digest:
             raise InvalidDigest("the digest query parameter is required to complete an upload")
         expected = parse_digest(digest)
-        async with self._lock(upload_id):
-            upload = await self._upload(scope, name, upload_id)
+        async with self._held(scope, name, upload_id) as upload:
             hasher, size = await self._append(upload, body, start, length)
             actual = (
                 hasher.hexdigest()
@@ -192,8 +190,7 @@ class UploadsService:
         return UploadStatus(upload_id, name, upload.offset)
 
     async def cancel_upload(self, scope: Scope, name: str, upload_id: str) -> None:
-        async with self._lock(upload_id):
-            await self._upload(scope, name, upload_id)
+        async with self._held(scope, name, upload_id):
             await self._discard(upload_id)
 
     async def mount_layer(
@@ -225,8 +222,28 @@ class UploadsService:
         upload = await self._metadata.get_upload(upload_id) if _is_uuid(upload_id) else None
         # An upload of another repository is as unknown here as one that never existed.
         if upload is None or upload.repository_id != repository.id:
-            raise UploadNotFound(f"upload {upload_id[:64]} is unknown", upload_id=upload_id[:64])
+            raise _unknown(upload_id)
         return upload
+
+    @contextlib.asynccontextmanager
+    async def _held(self, scope: Scope, name: str, upload_id: str) -> AsyncIterator[Upload]:
+        """The upload, for a request that writes to it: this process's lock, then the upload's
+        own, which requests served by other processes take too. Its row is read once both
+        are held, so the committed length it gives cannot move until the request is done."""
+        async with self._lock(upload_id):
+            if not _is_uuid(upload_id):
+                raise _unknown(upload_id)
+            with contextlib.ExitStack() as held:
+                try:
+                    held.enter_context(self._blobs.hold_upload(upload_id))
+                except FileNotFoundError:
+                    raise _unknown(upload_id) from None
+                except BlockingIOError:
+                    upload = await self._upload(scope, name, upload_id)
+                    raise UploadRangeInvalid(
+                        "another request is writing to this upload", offset=upload.offset
+                    ) from None
+                yield await self._upload(scope, name, upload_id)
 
     def _lock(self, upload_id: str) -> asyncio.Lock:
         lock = self._locks.get(upload_id)
@@ -326,6 +343,10 @@ class UploadsService:
 async def _nothing() -> AsyncIterator[bytes]:
     return
     yield b""
+
+
+def _unknown(upload_id: str) -> UploadNotFound:
+    return UploadNotFound(f"upload {upload_id[:64]} is unknown", upload_id=upload_id[:64])
 
 
 def _is_uuid(value: str) -> bool:

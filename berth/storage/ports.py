@@ -7,6 +7,7 @@ transaction or one file operation, so each adapter can be tested by one shared s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -468,6 +469,13 @@ class BlobStore(Protocol):
     def create_upload(self, upload_id: str) -> None: ...
     def open_upload(self, upload_id: str, offset: int) -> UploadWriter:
         """A writer appending at `offset`; anything past it (an unacknowledged chunk) is dropped."""
+        ...
+
+    def hold_upload(self, upload_id: str) -> AbstractContextManager[None]:
+        """Exclusive use of an upload, against every process on the store, while the context
+        lasts: no other holder can write to it, or move it into place (a write after the move
+        would change a stored blob). Entering raises BlockingIOError when another holder has
+        it, FileNotFoundError when the upload is gone (completed or cancelled)."""
         ...
 
     def read_upload(self, upload_id: str, length: int) -> Iterator[bytes]: ...

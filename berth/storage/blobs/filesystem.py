@@ -8,6 +8,7 @@ is visible is whole.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -72,6 +73,20 @@ class FilesystemBlobStore:
         file.truncate(offset)
         file.seek(offset)
         return _FileWriter(file)
+
+    @contextlib.contextmanager
+    def hold_upload(self, upload_id: str) -> Iterator[None]:
+        path = self._upload_path(upload_id)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Completed (moved into place) or cancelled between the open and the lock: what is
+            # held is no longer the upload.
+            if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                raise FileNotFoundError(path)
+            yield
+        finally:
+            os.close(fd)  # and with it the lock
 
     def read_upload(self, upload_id: str, length: int) -> Iterator[bytes]:
         with open(self._upload_path(upload_id), "rb") as file:

@@ -9,10 +9,12 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from berth.domain.scope import Scope
+from berth.errors import UploadRangeInvalid
 from berth.services.registry import Registry
 from berth.storage.blobs.filesystem import FilesystemBlobStore
 from berth.storage.metadata import migrate
@@ -93,3 +95,55 @@ def test_any_chunking_gives_the_right_digest(
 
     with tempfile.TemporaryDirectory() as tmp:
         assert asyncio.run(run(Path(tmp))) == data
+
+
+def test_a_chunk_in_flight_elsewhere_keeps_the_upload_from_completing() -> None:
+    """Two processes (two registries) on one upload: while one is still receiving a chunk, the
+    other may not complete the upload. It did, and the first one's bytes, written to the same
+    file after its rename, changed the stored blob under its digest."""
+    name = "race/test"
+
+    async def slow(first: bytes, gate: asyncio.Event, rest: bytes) -> AsyncIterator[bytes]:
+        yield first
+        await gate.wait()
+        yield rest
+
+    async def run(root: Path) -> None:
+        url = f"sqlite:///{root / 'berth.db'}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        metadata = SqlMetadataStore(url)
+        blobs = FilesystemBlobStore(root)
+        try:
+            one = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
+            other = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
+            upload = await one.uploads.initiate_layer_upload(SCOPE, name)
+            await one.uploads.upload_layer_part(
+                SCOPE, name, upload.id, stream(b"hello", 5), start=0, length=None
+            )
+            gate = asyncio.Event()
+            chunk = asyncio.ensure_future(
+                one.uploads.upload_layer_part(
+                    SCOPE, name, upload.id, slow(b" more", gate, b" bytes"), start=5, length=None
+                )
+            )
+            await asyncio.sleep(0.05)  # the chunk has started and waits for the rest
+            hello = "sha256:" + hashlib.sha256(b"hello").hexdigest()
+            with pytest.raises(UploadRangeInvalid):
+                await other.uploads.complete_layer_upload(
+                    SCOPE, name, upload.id, hello, stream(b"", 1), start=5, length=0
+                )
+            gate.set()
+            assert (await chunk).offset == len(b"hello more bytes")
+            assert not blobs.blob_path(hello).exists()
+            whole = b"hello more bytes"
+            digest = "sha256:" + hashlib.sha256(whole).hexdigest()
+            await other.uploads.complete_layer_upload(
+                SCOPE, name, upload.id, digest, stream(b"", 1), start=len(whole), length=0
+            )
+            layer = await one.blobs.get_layer(SCOPE, name, digest)
+            assert layer.path.read_bytes() == whole
+        finally:
+            await metadata.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(run(Path(tmp)))

@@ -90,3 +90,42 @@ def test_upload_ids_cannot_name_other_paths(tmp_path: Path, bad: str) -> None:
         store.create_upload(bad)
     with pytest.raises(ValueError):
         store.delete_upload(bad)
+
+
+def test_an_upload_is_held_by_one_holder_and_not_once_it_is_placed(tmp_path: Path) -> None:
+    store = FilesystemBlobStore(tmp_path)
+    other = FilesystemBlobStore(tmp_path)  # as another process would open it
+    upload = str(uuid.uuid4())
+    store.create_upload(upload)
+    with store.hold_upload(upload):
+        with pytest.raises(BlockingIOError), other.hold_upload(upload):
+            pass
+        store.place_upload(upload, digest(b""))
+    with pytest.raises(FileNotFoundError), other.hold_upload(upload):
+        pass
+    again = str(uuid.uuid4())
+    store.create_upload(again)
+    with other.hold_upload(again):
+        pass  # released: the next holder gets it
+    with store.hold_upload(again):
+        pass
+
+
+def test_an_upload_moved_while_a_holder_waited_is_not_held(tmp_path: Path) -> None:
+    """Opened before the move, locked after it: the lock is on the blob now, not the upload."""
+    store = FilesystemBlobStore(tmp_path)
+    upload = str(uuid.uuid4())
+    store.create_upload(upload)
+    path = tmp_path / "uploads" / upload
+    real_open = os.open
+
+    def open_then_move(name: str, flags: int, *args: int) -> int:
+        fd = real_open(name, flags, *args)
+        if name == str(path):
+            store.place_upload(upload, digest(b""))
+        return fd
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "open", open_then_move)
+        with pytest.raises(FileNotFoundError), store.hold_upload(upload):
+            pass
