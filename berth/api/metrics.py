@@ -99,7 +99,7 @@ class _Collector(Collector):
             "berth_storage_bytes", "Bytes of all stored blobs", value=g.total_bytes
         )
         yield GaugeMetricFamily(
-            "berth_uploads_in_progress", "Blob uploads started and not finished",
+            "berth_uploads_in_progress", "Blob uploads with bytes received and not finished",
             value=g.uploads_in_progress,
         )  # fmt: skip
         pending = GaugeMetricFamily(

@@ -129,7 +129,8 @@ class GarbageCollector:
                 self._blobs.delete_upload(upload_id)
             if len(ids) < self._batch:
                 break
-        # Files with no upload row: monolithic uploads cut off by a crash.
+        # Files with no upload row: uploads that never received a byte, and monolithic ones
+        # cut off by a crash.
         stale = self._blobs.stale_uploads(older_than=before.timestamp())
         if stale:
             known = await self._garbage.known_uploads(stale)

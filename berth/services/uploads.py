@@ -1,10 +1,12 @@
 """Blob uploads: monolithic, chunked (resumable across restarts and processes) and mounts.
 
 The bytes of an upload live in the blob store's upload file; its committed length lives in
-the database. Anything in the file past that length was never acknowledged and is dropped by
-the next write. SHA-256 state cannot be serialised in Python, so each process keeps the
-running hash of the uploads it served last and re-reads the file once when it meets an upload
-whose committed length it has not seen (after a restart, or a chunk served elsewhere).
+the database, in a row that appears with its first bytes (until then the upload's id says
+which repository started it: starting an upload costs a file, not a write transaction).
+Anything in the file past that length was never acknowledged and is dropped by the next
+write. SHA-256 state cannot be serialised in Python, so each process keeps the running hash
+of the uploads it served last and re-reads the file once when it meets an upload whose
+committed length it has not seen (after a restart, or a chunk served elsewhere).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from berth.domain.digests import Digest, parse_digest
 from berth.domain.scope import Scope
+from berth.domain.upload_ids import new_upload_id, started_in
 from berth.errors import (
     DigestMismatch,
     EmptyUpload,
@@ -65,10 +68,10 @@ class UploadsService:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def initiate_layer_upload(self, scope: Scope, name: str) -> UploadStatus:
+        """A file, and no database write: the upload's row comes with its first bytes."""
         repository = await self._repositories.get_for_push(scope, name)
-        upload_id = str(uuid.uuid4())
+        upload_id = new_upload_id(repository.id)
         self._blobs.create_upload(upload_id)
-        await self._metadata.create_upload(upload_id, repository.id)
         return UploadStatus(upload_id, name, 0)
 
     async def upload_blob(
@@ -116,6 +119,7 @@ class UploadsService:
             hasher, size = await self._append(upload, body, start, length)
             if not await self._metadata.advance_upload(
                 upload_id,
+                upload.repository_id,
                 upload.offset,
                 size,
                 small_part_below=MIN_LAYER_PART if ecr_part else None,
@@ -219,9 +223,16 @@ class UploadsService:
 
     async def _upload(self, scope: Scope, name: str, upload_id: str) -> Upload:
         repository = await self._repositories.get(scope, name)
-        upload = await self._metadata.get_upload(upload_id) if _is_uuid(upload_id) else None
+        if not _is_uuid(upload_id):
+            raise _unknown(upload_id)
+        upload = await self._metadata.get_upload(upload_id)
+        if upload is None:
+            # No bytes committed yet, so no row: the id says which repository started it.
+            if started_in(upload_id, repository.id) and self._blobs.has_upload(upload_id):
+                return Upload(upload_id, repository.id, 0)
+            raise _unknown(upload_id)
         # An upload of another repository is as unknown here as one that never existed.
-        if upload is None or upload.repository_id != repository.id:
+        if upload.repository_id != repository.id:
             raise _unknown(upload_id)
         return upload
 

@@ -105,7 +105,6 @@ class Upload:
     id: str
     repository_id: int
     offset: int
-    created_at: datetime
     # UploadLayerPart bookkeeping: the newest part's size; whether an earlier part was small.
     last_part_size: int | None = None
     has_small_part: bool = False
@@ -277,17 +276,20 @@ class MetadataStore(Protocol):
     ) -> list[ReferrerRecord]: ...
 
     # uploads
-    async def create_upload(self, upload_id: str, repository_id: int) -> Upload: ...
-    async def get_upload(self, upload_id: str) -> Upload | None: ...
+    async def get_upload(self, upload_id: str) -> Upload | None:
+        """The upload's row: there is none until its first bytes are committed."""
+        ...
+
     async def advance_upload(
         self,
         upload_id: str,
+        repository_id: int,
         expected_offset: int,
         new_offset: int,
         *,
         small_part_below: int | None = None,
     ) -> bool:
-        """Compare-and-set the committed length of an upload.
+        """Compare-and-set the committed length of an upload; from 0, its row is created.
 
         With `small_part_below`, the bytes are an ECR layer part: remember its size, and that
         an earlier part was smaller than that minimum (which only the last part may be).
@@ -478,6 +480,7 @@ class BlobStore(Protocol):
         it, FileNotFoundError when the upload is gone (completed or cancelled)."""
         ...
 
+    def has_upload(self, upload_id: str) -> bool: ...
     def read_upload(self, upload_id: str, length: int) -> Iterator[bytes]: ...
     def place_upload(self, upload_id: str, digest: str) -> None:
         """Move a closed (so durable) upload into place as blob `digest` (atomic rename;

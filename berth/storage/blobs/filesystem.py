@@ -74,6 +74,9 @@ class FilesystemBlobStore:
         file.seek(offset)
         return _FileWriter(file)
 
+    def has_upload(self, upload_id: str) -> bool:
+        return os.path.exists(self._upload_path(upload_id))
+
     @contextlib.contextmanager
     def hold_upload(self, upload_id: str) -> Iterator[None]:
         path = self._upload_path(upload_id)

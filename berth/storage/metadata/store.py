@@ -157,13 +157,6 @@ def _push_statements() -> dict[str, Any]:
             repositories.c.name == p("name"),
         ),
         "upload": sa.select(uploads).where(uploads.c.id == p("id")),
-        "create_upload": sa.insert(uploads).values(
-            id=p("id"),
-            repository_id=p("repository_id"),
-            offset=0,
-            created_at=p("now"),
-            updated_at=p("now"),
-        ),
         "delete_upload": sa.delete(uploads).where(uploads.c.id == p("id")),
         "blob": _upsert(blobs, ("digest", "size", "created_at"), ("digest",), ("size",)),
         "link": _upsert(
@@ -1166,35 +1159,26 @@ class SqlMetadataStore:
 
     # uploads
 
-    async def create_upload(self, upload_id: str, repository_id: int) -> Upload:
-        now = utcnow()
-        params = {"id": upload_id, "repository_id": repository_id, "now": now}
-        await self._write(lambda conn: self._run(conn, "create_upload", params))
-        return Upload(upload_id, repository_id, 0, now)
-
     async def get_upload(self, upload_id: str) -> Upload | None:
         rows = await self.select_rows(self._push["upload"], {"id": upload_id})
         if not rows:
             return None
         row = rows[0]
         return Upload(
-            row.id,
-            row.repository_id,
-            row.offset,
-            aware(row.created_at),
-            row.last_part_size,
-            bool(row.has_small_part),
+            row.id, row.repository_id, row.offset, row.last_part_size, bool(row.has_small_part)
         )
 
     async def advance_upload(
         self,
         upload_id: str,
+        repository_id: int,
         expected_offset: int,
         new_offset: int,
         *,
         small_part_below: int | None = None,
     ) -> bool:
-        values: dict[str, Any] = {"offset": new_offset, "updated_at": utcnow()}
+        now = utcnow()
+        values: dict[str, Any] = {"offset": new_offset, "updated_at": now}
         if small_part_below is not None:
             values["last_part_size"] = new_offset - expected_offset
             values["has_small_part"] = sa.or_(
@@ -1204,12 +1188,32 @@ class SqlMetadataStore:
                     uploads.c.last_part_size < small_part_below,
                 ),
             )
-        statement = (
+        update = (
             sa.update(uploads)
             .where(uploads.c.id == upload_id, uploads.c.offset == expected_offset)
             .values(**values)
         )
-        return await self._write(lambda conn: conn.execute(statement).rowcount == 1)
+        # The first bytes: the row starts here (unless a concurrent first chunk made it).
+        first = (
+            self._insert(uploads)
+            .values(
+                id=upload_id,
+                repository_id=repository_id,
+                offset=new_offset,
+                created_at=now,
+                updated_at=now,
+                last_part_size=values.get("last_part_size"),
+            )
+            .on_conflict_do_nothing(index_elements=[uploads.c.id])
+            .returning(uploads.c.id)  # psycopg reports no rowcount for it
+        )
+
+        def work(conn: sa.Connection) -> bool:
+            if conn.execute(update).rowcount == 1:
+                return True
+            return expected_offset == 0 and conn.execute(first).first() is not None
+
+        return await self._write(work)
 
     async def complete_upload(
         self,

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from berth.domain.scope import Scope
-from berth.errors import UploadRangeInvalid
+from berth.errors import UploadNotFound, UploadRangeInvalid
 from berth.services.registry import Registry
 from berth.storage.blobs.filesystem import FilesystemBlobStore
 from berth.storage.metadata import migrate
@@ -142,6 +142,57 @@ def test_a_chunk_in_flight_elsewhere_keeps_the_upload_from_completing() -> None:
             )
             layer = await one.blobs.get_layer(SCOPE, name, digest)
             assert layer.path.read_bytes() == whole
+        finally:
+            await metadata.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(run(Path(tmp)))
+
+
+def test_an_upload_has_no_row_until_its_first_bytes_and_belongs_to_its_repository() -> None:
+    async def run(root: Path) -> None:
+        url = f"sqlite:///{root / 'berth.db'}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        metadata = SqlMetadataStore(url)
+        blobs = FilesystemBlobStore(root)
+        try:
+            registry = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
+            uploads = registry.uploads
+            await uploads.initiate_layer_upload(SCOPE, "other/repo")
+            upload = await uploads.initiate_layer_upload(SCOPE, "rowless/test")
+            assert await metadata.get_upload(upload.id) is None
+            assert (await uploads.get_upload_status(SCOPE, "rowless/test", upload.id)).offset == 0
+            # Another repository does not know it, with or without a row.
+            with pytest.raises(UploadNotFound):
+                await uploads.get_upload_status(SCOPE, "other/repo", upload.id)
+            with pytest.raises(UploadNotFound):
+                await uploads.upload_layer_part(
+                    SCOPE, "other/repo", upload.id, stream(b"x", 1), start=0, length=1
+                )
+            await uploads.upload_layer_part(
+                SCOPE, "rowless/test", upload.id, stream(b"abc", 2), start=0, length=3
+            )
+            row = await metadata.get_upload(upload.id)
+            assert row is not None and row.offset == 3
+            with pytest.raises(UploadNotFound):
+                await uploads.get_upload_status(SCOPE, "other/repo", upload.id)
+            # Cancelled before any bytes: the file goes and the id is unknown from then on.
+            empty = await uploads.initiate_layer_upload(SCOPE, "rowless/test")
+            await uploads.cancel_upload(SCOPE, "rowless/test", empty.id)
+            assert not blobs.has_upload(empty.id)
+            with pytest.raises(UploadNotFound):
+                await uploads.get_upload_status(SCOPE, "rowless/test", empty.id)
+            # Completed with no PATCH at all (POST, then PUT with the bytes).
+            whole = await uploads.initiate_layer_upload(SCOPE, "rowless/test")
+            digest = "sha256:" + hashlib.sha256(b"one go").hexdigest()
+            await uploads.complete_layer_upload(
+                SCOPE, "rowless/test", whole.id, digest, stream(b"one go", 4), start=0, length=6
+            )
+            layer = await registry.blobs.get_layer(SCOPE, "rowless/test", digest)
+            assert layer.path.read_bytes() == b"one go"
+            assert await metadata.get_upload(whole.id) is None
+            with pytest.raises(UploadNotFound):
+                await uploads.get_upload_status(SCOPE, "rowless/test", whole.id)
         finally:
             await metadata.close()
 
