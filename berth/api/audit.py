@@ -150,7 +150,9 @@ def oci_observer(trail: AuditTrail) -> OciObserve:
             reference,
             arn,
         )
-        if response.status >= 400:
+        if response.status >= 400 or request.method != "GET":
+            # Failures and pushes (every blob and image a record of its own) would only fill
+            # the cache with templates that are never used again.
             error = (type(failure).__name__, failure.message) if failure else (None, None)
             trail.record(
                 lambda: _registry_template(*fields, *error).entry(
@@ -201,6 +203,6 @@ def _registry_template(
     )
 
 
-# Successful registry requests repeat (a fleet pulling the same images): their records are
-# serialised once per distinct request.
+# Successful pulls repeat (a fleet pulling the same images): their records are serialised
+# once per distinct request.
 _cached_registry_template = lru_cache(maxsize=4096)(_registry_template)

@@ -163,3 +163,21 @@ def test_no_secret_is_ever_recorded(registry: RunningRegistry, activity: dict[st
     assert "CreateAccessKey" in everything  # the call is there...
     for secret in (ROOT_SECRET, key["SecretAccessKey"], token, registry.password):
         assert secret not in everything  # ...its secrets are not
+
+
+def test_only_pulls_keep_their_serialised_record(registry: RunningRegistry) -> None:
+    """Pull records repeat and are serialised once; every push record is a new one, and kept
+    templates of them only held memory (thousands of tags pushed: megabytes per process)."""
+    from berth.api.audit import _cached_registry_template
+
+    registry.ecr.create_repository(repositoryName="audit/cache")
+    _cached_registry_template.cache_clear()
+    push_image(registry.client, "audit/cache", "v1")
+    lookup(registry, "ResourceName", "audit/cache")  # a lookup flushes what is queued
+    assert _cached_registry_template.cache_info().currsize == 0
+    for _ in range(3):
+        assert registry.client.get("/v2/audit/cache/manifests/v1").status_code == 200
+    names = [e["EventName"] for e in lookup(registry, "ResourceName", "audit/cache")]
+    assert names.count("BatchGetImage") == 3 and "PutImage" in names
+    info = _cached_registry_template.cache_info()
+    assert (info.currsize, info.hits) == (1, 2)
