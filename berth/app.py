@@ -34,6 +34,7 @@ from berth.api.query.wire import QueryModel
 from berth.api.sts import StsOperations
 from berth.config import Settings
 from berth.domain.scope import Scope
+from berth.memory import hand_back_freed_memory
 from berth.services.audit import AuditTrail
 from berth.services.auth import AuthService, Caller, write_credentials_file
 from berth.services.authz import Authorizer, Target
@@ -182,6 +183,7 @@ def _guarded(handler: Callable[[web.Request], Awaitable[web.Response]], token: s
 
 
 AUDIT_FLUSH_SECONDS = 1.0
+TRIM_SECONDS = 5.0
 
 
 def event_delivery(
@@ -323,6 +325,7 @@ def create_app(settings: Settings, *, prepared: bool = False) -> web.Application
                 trail.run(AUDIT_FLUSH_SECONDS, timedelta(seconds=settings.audit_retention))
             )
         )
+        jobs.append(asyncio.create_task(hand_back_freed_memory(TRIM_SECONDS)))
         session = aiohttp.ClientSession()
         outbox = SqlOutboxStore(metadata)
         delivery = event_delivery(

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from berth import __version__, admin, supervisor, workers
+from berth import __version__, admin, memory, supervisor, workers
 from berth.api.metrics import JsonAccessLogger
 from berth.app import (
     IN_FLIGHT,
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     # What exists now lives as long as the server: frozen, full collections skip it.
     gc.collect()
     gc.freeze()
-    workers.tune_malloc()
+    memory.tune_malloc()
     asyncio.run(serve(app, settings, tls))
     return 0
 

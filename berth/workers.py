@@ -27,15 +27,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from berth import supervisor
+from berth import memory, supervisor
 from berth.app import GeneratedRootKey, prepare
 from berth.config import Settings, load_settings
 
 log = logging.getLogger("berth")
-
-# glibc's M_ARENA_MAX (malloc.h) and how many arenas a serving process keeps.
-_M_ARENA_MAX = -8
-MALLOC_ARENAS = 2
 
 
 class StartFailed(Exception):
@@ -123,7 +119,7 @@ def run_workers(count: int, serve_one: Callable[[], None], log_level: int) -> in
     # copied into each (about 8 MB less memory per worker, though RSS counts shared pages too).
     gc.collect()
     gc.freeze()
-    tune_malloc()
+    memory.tune_malloc()
     children: list[int] = []
     try:
         for _ in range(count):
@@ -143,28 +139,6 @@ def run_workers(count: int, serve_one: Callable[[], None], log_level: int) -> in
     except OSError:
         log.warning("could not start the supervisor; the parent stays as it is", exc_info=True)
     return supervisor.supervise(children, log_level)
-
-
-def tune_malloc() -> None:
-    """For a process about to serve, before it starts a thread (workers inherit it): glibc's
-    malloc keeps at most MALLOC_ARENAS arenas, and hands back what startup freed.
-
-    Without a limit every thread that allocates (the default executor's, the SQLite writer)
-    gets an arena of its own, up to eight per core, and each keeps the most it ever held:
-    3 to 4 MB a worker after the benchmark's load, 1 to 2 MB with two arenas. Python's
-    small objects live in its own arenas;
-    these hold larger blocks, and threads take turns on the GIL anyway. An operator's
-    MALLOC_ARENA_MAX (read by glibc at startup) is left as it is. Does nothing off glibc."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        mallopt, malloc_trim = libc.mallopt, libc.malloc_trim
-    except (ImportError, OSError, AttributeError):
-        return
-    if "MALLOC_ARENA_MAX" not in os.environ:
-        mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
-    malloc_trim(0)
 
 
 def _work(serve_one: Callable[[], None]) -> NoReturn:
