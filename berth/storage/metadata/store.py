@@ -256,6 +256,14 @@ class _Prepared:
             for row in found
         ]
 
+    def column(self, raw: Any, params: Mapping[str, Any]) -> list[Any]:
+        """The first column of every row: a page of a thousand names built no row objects."""
+        cursor = raw.execute(self._sql, self._values(params))
+        process = self._results[0]
+        if process is None:
+            return [value for value, *_ in cursor]
+        return [value if value is None else process(value) for value, *_ in cursor]
+
     def many(self, raw: Any, rows: Sequence[Mapping[str, Any]]) -> None:
         cursor = raw.cursor()
         try:
@@ -447,6 +455,12 @@ class SqlMetadataStore:
             return self._prepared[key].rows(conn.connection.driver_connection, params)
         result = conn.execute(self._push[key], params)
         return list(result) if result.returns_rows else []
+
+    def _column(self, conn: sa.Connection, key: str, params: Mapping[str, Any]) -> list[Any]:
+        """The first column of the rows of push-path statement `key`."""
+        if self._prepared is not None:
+            return self._prepared[key].column(conn.connection.driver_connection, params)
+        return list(conn.execute(self._push[key], params).scalars())
 
     def bulk_insert(
         self, conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]
@@ -1129,8 +1143,7 @@ class SqlMetadataStore:
     async def list_tags(self, repository_id: int, *, after: str | None, limit: int) -> list[str]:
         key = "tags_after" if after is not None else "tags"
         params = {"repository_id": repository_id, "after": after, "limit": limit}
-        rows = await self._read(lambda conn: self._run(conn, key, params))
-        return [row[0] for row in rows]
+        return await self._read(lambda conn: self._column(conn, key, params))
 
     async def list_referrers(
         self, repository_id: int, subject: str, artifact_type: str | None
