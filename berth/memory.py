@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 
 # glibc's M_ARENA_MAX (malloc.h) and how many arenas a serving process keeps.
 _M_ARENA_MAX = -8
@@ -20,12 +21,8 @@ def tune_malloc() -> None:
     small objects live in its own arenas;
     these hold larger blocks, and threads take turns on the GIL anyway. An operator's
     MALLOC_ARENA_MAX (read by glibc at startup) is left as it is. Does nothing off glibc."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        mallopt, malloc_trim = libc.mallopt, libc.malloc_trim
-    except (ImportError, OSError, AttributeError):
+    mallopt, malloc_trim = _glibc("mallopt"), _glibc("malloc_trim")
+    if mallopt is None or malloc_trim is None:
         return
     if "MALLOC_ARENA_MAX" not in os.environ:
         mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
@@ -37,12 +34,19 @@ async def hand_back_freed_memory(interval: float) -> None:
     millisecond): what a burst of requests allocated and freed goes back to the system instead
     of staying in the process's RSS (2 to 3 MB per worker after the benchmark's loads). Returns
     at once off glibc."""
-    try:
-        import ctypes
-
-        trim = ctypes.CDLL(None).malloc_trim
-    except (ImportError, OSError, AttributeError):
+    trim = _glibc("malloc_trim")
+    if trim is None:
         return
     while True:
         await asyncio.sleep(interval)
         await asyncio.to_thread(trim, 0)
+
+
+def _glibc(name: str) -> Callable[..., int] | None:
+    try:
+        import ctypes
+
+        function: Callable[..., int] = getattr(ctypes.CDLL(None), name)
+    except (ImportError, OSError, AttributeError):
+        return None
+    return function
