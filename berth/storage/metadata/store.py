@@ -1206,16 +1206,23 @@ class SqlMetadataStore:
             .where(uploads.c.id == upload_id, uploads.c.offset == expected_offset)
             .values(**values)
         )
-        # The first bytes: the row starts here (unless a concurrent first chunk made it).
+        # The first bytes: the row starts here (unless a concurrent first chunk made it), and
+        # only while the repository exists (it may have been deleted while the chunk came in).
+        row = {
+            "id": upload_id,
+            "repository_id": repository_id,
+            "offset": new_offset,
+            "created_at": now,
+            "updated_at": now,
+            "last_part_size": values.get("last_part_size"),
+        }
         first = (
             self._insert(uploads)
-            .values(
-                id=upload_id,
-                repository_id=repository_id,
-                offset=new_offset,
-                created_at=now,
-                updated_at=now,
-                last_part_size=values.get("last_part_size"),
+            .from_select(
+                list(row),
+                sa.select(*(sa.literal(v, uploads.c[k].type) for k, v in row.items())).where(
+                    sa.exists().where(repositories.c.id == repository_id)
+                ),
             )
             .on_conflict_do_nothing(index_elements=[uploads.c.id])
             .returning(uploads.c.id)  # psycopg reports no rowcount for it

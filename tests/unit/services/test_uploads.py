@@ -198,3 +198,39 @@ def test_an_upload_has_no_row_until_its_first_bytes_and_belongs_to_its_repositor
 
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(run(Path(tmp)))
+
+
+def test_a_first_chunk_into_a_repository_deleted_meanwhile_is_refused_cleanly() -> None:
+    """Its row would name a repository that is gone: the chunk is refused, not a 500."""
+    name = "deleted/meanwhile"
+
+    async def slow(gate: asyncio.Event) -> AsyncIterator[bytes]:
+        yield b"first "
+        await gate.wait()
+        yield b"bytes"
+
+    async def run(root: Path) -> None:
+        url = f"sqlite:///{root / 'berth.db'}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        metadata = SqlMetadataStore(url)
+        blobs = FilesystemBlobStore(root)
+        try:
+            registry = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
+            upload = await registry.uploads.initiate_layer_upload(SCOPE, name)
+            gate = asyncio.Event()
+            chunk = asyncio.ensure_future(
+                registry.uploads.upload_layer_part(
+                    SCOPE, name, upload.id, slow(gate), start=0, length=None
+                )
+            )
+            await asyncio.sleep(0.05)
+            await registry.repositories.delete_repository(SCOPE, name, force=True)
+            gate.set()
+            with pytest.raises(UploadRangeInvalid):
+                await chunk
+            assert await metadata.get_upload(upload.id) is None
+        finally:
+            await metadata.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(run(Path(tmp)))
