@@ -1206,32 +1206,23 @@ class SqlMetadataStore:
             .where(uploads.c.id == upload_id, uploads.c.offset == expected_offset)
             .values(**values)
         )
-        # The first bytes: the row starts here (unless a concurrent first chunk made it), and
-        # only while the repository exists (it may have been deleted while the chunk came in).
-        row = {
-            "id": upload_id,
-            "repository_id": repository_id,
-            "offset": new_offset,
-            "created_at": now,
-            "updated_at": now,
-            "last_part_size": values.get("last_part_size"),
-        }
         first = (
-            self._insert(uploads)
-            .from_select(
-                list(row),
-                sa.select(*(sa.literal(v, uploads.c[k].type) for k, v in row.items())).where(
-                    sa.exists().where(repositories.c.id == repository_id)
-                ),
+            None
+            if expected_offset
+            else _first_chunk(
+                self._insert,
+                upload_id,
+                repository_id,
+                new_offset,
+                now,
+                values.get("last_part_size"),
             )
-            .on_conflict_do_nothing(index_elements=[uploads.c.id])
-            .returning(uploads.c.id)  # psycopg reports no rowcount for it
         )
 
         def work(conn: sa.Connection) -> bool:
             if conn.execute(update).rowcount == 1:
                 return True
-            return expected_offset == 0 and conn.execute(first).first() is not None
+            return first is not None and conn.execute(first).first() is not None
 
         return await self._write(work)
 
@@ -1254,6 +1245,37 @@ class SqlMetadataStore:
         return await self._write(
             lambda conn: conn.execute(statement, {"id": upload_id}).rowcount > 0
         )
+
+
+def _first_chunk(
+    insert: Callable[[sa.Table], Any],
+    upload_id: str,
+    repository_id: int,
+    offset: int,
+    now: datetime,
+    last_part_size: int | None,
+) -> Any:
+    """An upload's row, made by its first bytes (unless a concurrent first chunk made it), and
+    only while the repository exists: it may have been deleted while the chunk came in."""
+    row = {
+        "id": upload_id,
+        "repository_id": repository_id,
+        "offset": offset,
+        "created_at": now,
+        "updated_at": now,
+        "last_part_size": last_part_size,
+    }
+    return (
+        insert(uploads)
+        .from_select(
+            list(row),
+            sa.select(*(sa.literal(v, uploads.c[k].type) for k, v in row.items())).where(
+                sa.exists().where(repositories.c.id == repository_id)
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=[uploads.c.id])
+        .returning(uploads.c.id)  # psycopg reports no rowcount for it
+    )
 
 
 def _count_images(conn: sa.Connection, repository_id: int) -> int:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,11 +24,41 @@ from berth.storage.metadata.lifecycle import SqlLifecycleStore
 from berth.storage.metadata.store import SqlMetadataStore
 
 SCOPE = Scope("000000000000", "us-east-1")
+T = TypeVar("T")
 
 
 async def stream(data: bytes, piece: int) -> AsyncIterator[bytes]:
     for i in range(0, len(data), piece):
         yield data[i : i + piece]
+
+
+async def held_back(first: bytes, gate: asyncio.Event, rest: bytes) -> AsyncIterator[bytes]:
+    """A chunk's body that stops after `first` until `gate` is set: a request still coming in."""
+    yield first
+    await gate.wait()
+    yield rest
+
+
+@contextlib.asynccontextmanager
+async def store(root: Path) -> AsyncIterator[tuple[SqlMetadataStore, FilesystemBlobStore]]:
+    """A migrated SQLite database and a blob folder under `root`."""
+    url = f"sqlite:///{root / 'berth.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    metadata = SqlMetadataStore(url)
+    try:
+        yield metadata, FilesystemBlobStore(root)
+    finally:
+        await metadata.close()
+
+
+def process(metadata: SqlMetadataStore, blobs: FilesystemBlobStore) -> Registry:
+    """The services of one process on the store: a fresh one is a restart, or another worker."""
+    return Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
+
+
+def in_temp_dir(main: Callable[[Path], Awaitable[T]]) -> T:
+    with tempfile.TemporaryDirectory() as tmp:
+        return asyncio.run(main(Path(tmp)))
 
 
 @st.composite
@@ -54,18 +86,14 @@ def test_any_chunking_gives_the_right_digest(
     digest = f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
 
     async def run(root: Path) -> bytes:
-        url = f"sqlite:///{root / 'berth.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
-        metadata = SqlMetadataStore(url)
-        blobs = FilesystemBlobStore(root)
-        try:
-            registry = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
+        async with store(root) as (metadata, blobs):
+            registry = process(metadata, blobs)
             upload = await registry.uploads.initiate_layer_upload(SCOPE, "prop/test")
             offset = 0
             last = chunks.pop() if final_in_put else b""
             for chunk, restart in zip(chunks, fresh, strict=False):
                 if restart:
-                    registry = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
+                    registry = process(metadata, blobs)
                 status = await registry.uploads.upload_layer_part(
                     SCOPE,
                     "prop/test",
@@ -77,7 +105,7 @@ def test_any_chunking_gives_the_right_digest(
                 offset += len(chunk)
                 assert status.offset == offset
             if fresh[-1]:
-                registry = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
+                registry = process(metadata, blobs)
             done = await registry.uploads.complete_layer_upload(
                 SCOPE,
                 "prop/test",
@@ -90,11 +118,8 @@ def test_any_chunking_gives_the_right_digest(
             assert done == digest
             layer = await registry.blobs.get_layer(SCOPE, "prop/test", digest)
             return layer.path.read_bytes()
-        finally:
-            await metadata.close()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        assert asyncio.run(run(Path(tmp))) == data
+    assert in_temp_dir(run) == data
 
 
 def test_a_chunk_in_flight_elsewhere_keeps_the_upload_from_completing() -> None:
@@ -103,19 +128,10 @@ def test_a_chunk_in_flight_elsewhere_keeps_the_upload_from_completing() -> None:
     file after its rename, changed the stored blob under its digest."""
     name = "race/test"
 
-    async def slow(first: bytes, gate: asyncio.Event, rest: bytes) -> AsyncIterator[bytes]:
-        yield first
-        await gate.wait()
-        yield rest
-
     async def run(root: Path) -> None:
-        url = f"sqlite:///{root / 'berth.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
-        metadata = SqlMetadataStore(url)
-        blobs = FilesystemBlobStore(root)
-        try:
-            one = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
-            other = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
+        async with store(root) as (metadata, blobs):
+            one = process(metadata, blobs)
+            other = process(metadata, blobs)
             upload = await one.uploads.initiate_layer_upload(SCOPE, name)
             await one.uploads.upload_layer_part(
                 SCOPE, name, upload.id, stream(b"hello", 5), start=0, length=None
@@ -123,7 +139,12 @@ def test_a_chunk_in_flight_elsewhere_keeps_the_upload_from_completing() -> None:
             gate = asyncio.Event()
             chunk = asyncio.ensure_future(
                 one.uploads.upload_layer_part(
-                    SCOPE, name, upload.id, slow(b" more", gate, b" bytes"), start=5, length=None
+                    SCOPE,
+                    name,
+                    upload.id,
+                    held_back(b" more", gate, b" bytes"),
+                    start=5,
+                    length=None,
                 )
             )
             await asyncio.sleep(0.05)  # the chunk has started and waits for the rest
@@ -142,21 +163,14 @@ def test_a_chunk_in_flight_elsewhere_keeps_the_upload_from_completing() -> None:
             )
             layer = await one.blobs.get_layer(SCOPE, name, digest)
             assert layer.path.read_bytes() == whole
-        finally:
-            await metadata.close()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(run(Path(tmp)))
+    in_temp_dir(run)
 
 
 def test_an_upload_has_no_row_until_its_first_bytes_and_belongs_to_its_repository() -> None:
     async def run(root: Path) -> None:
-        url = f"sqlite:///{root / 'berth.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
-        metadata = SqlMetadataStore(url)
-        blobs = FilesystemBlobStore(root)
-        try:
-            registry = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
+        async with store(root) as (metadata, blobs):
+            registry = process(metadata, blobs)
             uploads = registry.uploads
             await uploads.initiate_layer_upload(SCOPE, "other/repo")
             upload = await uploads.initiate_layer_upload(SCOPE, "rowless/test")
@@ -193,34 +207,27 @@ def test_an_upload_has_no_row_until_its_first_bytes_and_belongs_to_its_repositor
             assert await metadata.get_upload(whole.id) is None
             with pytest.raises(UploadNotFound):
                 await uploads.get_upload_status(SCOPE, "rowless/test", whole.id)
-        finally:
-            await metadata.close()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(run(Path(tmp)))
+    in_temp_dir(run)
 
 
 def test_a_first_chunk_into_a_repository_deleted_meanwhile_is_refused_cleanly() -> None:
     """Its row would name a repository that is gone: the chunk is refused, not a 500."""
     name = "deleted/meanwhile"
 
-    async def slow(gate: asyncio.Event) -> AsyncIterator[bytes]:
-        yield b"first "
-        await gate.wait()
-        yield b"bytes"
-
     async def run(root: Path) -> None:
-        url = f"sqlite:///{root / 'berth.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
-        metadata = SqlMetadataStore(url)
-        blobs = FilesystemBlobStore(root)
-        try:
-            registry = Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
+        async with store(root) as (metadata, blobs):
+            registry = process(metadata, blobs)
             upload = await registry.uploads.initiate_layer_upload(SCOPE, name)
             gate = asyncio.Event()
             chunk = asyncio.ensure_future(
                 registry.uploads.upload_layer_part(
-                    SCOPE, name, upload.id, slow(gate), start=0, length=None
+                    SCOPE,
+                    name,
+                    upload.id,
+                    held_back(b"first ", gate, b"bytes"),
+                    start=0,
+                    length=None,
                 )
             )
             await asyncio.sleep(0.05)
@@ -229,8 +236,5 @@ def test_a_first_chunk_into_a_repository_deleted_meanwhile_is_refused_cleanly() 
             with pytest.raises(UploadRangeInvalid):
                 await chunk
             assert await metadata.get_upload(upload.id) is None
-        finally:
-            await metadata.close()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(run(Path(tmp)))
+    in_temp_dir(run)
