@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     create_on_push: bool = False
     secret_key: str = ""
     root_access_key_id: str = ""
-    root_secret_access_key: str = ""
+    # Checked even when unset: a key id alone would store a root key with an empty secret.
+    root_secret_access_key: str = Field("", validate_default=True)
     pull_time_interval: float = Field(60.0, gt=0)
     lifecycle_interval: float = Field(86_400.0, ge=0)
     gc_interval: float = Field(3_600.0, ge=0)
@@ -78,6 +79,13 @@ class Settings(BaseSettings):
     def _master_key(cls, value: str) -> str:
         if value:
             decode_key(value.encode(), "secret_key")
+        return value
+
+    @field_validator("root_secret_access_key")
+    @classmethod
+    def _root_key_pair(cls, value: str, info: ValidationInfo) -> str:
+        if bool(value) != bool(info.data.get("root_access_key_id")):
+            raise ValueError("root_access_key_id and root_secret_access_key go together")
         return value
 
     @field_validator("log_level")

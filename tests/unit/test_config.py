@@ -127,6 +127,16 @@ INVALID = [
     pytest.param({"env": {"BERTH_PORT": "abc"}}, "port", id="env-port"),
     pytest.param({"env": {"BERTH_SHUTDOWN_TIMEOUT": "-1"}}, "shutdown_timeout", id="env-timeout"),
     pytest.param({"flags": {"port": 70000}}, "port", id="flag-port-out-of-range"),
+    pytest.param(
+        {"env": {"BERTH_ROOT_ACCESS_KEY_ID": "AKIAEXAMPLE"}},
+        "root_secret_access_key",
+        id="env-root-key-without-secret",
+    ),
+    pytest.param(
+        {"toml": 'root_secret_access_key = "secret"'},
+        "root_secret_access_key",
+        id="toml-root-secret-without-key",
+    ),
 ]
 
 
