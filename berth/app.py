@@ -234,6 +234,12 @@ async def prepare(settings: Settings) -> list[GeneratedRootKey]:
         await metadata.close()
 
 
+def _configured_keys(settings: Settings) -> dict[str, str]:
+    if not settings.root_access_key_id:
+        return {}
+    return {settings.root_access_key_id: settings.root_secret_access_key}
+
+
 def create_app(settings: Settings, *, prepared: bool = False) -> web.Application:
     """The whole server. `prepared`: `prepare` already ran (a worker of `berth serve
     --workers N`), so this process does not migrate or create the root key itself."""
@@ -243,7 +249,11 @@ def create_app(settings: Settings, *, prepared: bool = False) -> web.Application
         installation.registry,
         installation.collector,
     )
-    auth = AuthService(metadata, load_master_key(settings.secret_key, settings.data_dir))
+    auth = AuthService(
+        metadata,
+        load_master_key(settings.secret_key, settings.data_dir),
+        configured=_configured_keys(settings),
+    )
     policy_store = SqlPolicyStore(metadata)
     iam = IamService(SqlIamStore(metadata), auth.seal_secret, keys_changed=auth.invalidate_keys)
     authorizer = Authorizer(iam, policy_store, metadata)

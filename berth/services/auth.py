@@ -13,6 +13,7 @@ import os
 import secrets
 import string
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,9 +78,20 @@ def root_arn(account_id: str) -> str:
 
 
 class AuthService:
-    def __init__(self, metadata: MetadataStore, master_key: bytes) -> None:
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        master_key: bytes,
+        *,
+        configured: Mapping[str, str] | None = None,
+    ) -> None:
         self._metadata = metadata
         self._sealer = Sealer(derive_key(master_key, "berth/access-key-secrets/v1"))
+        # Secrets this process was given in its settings (the configured root key), by key id.
+        # A signature made with one is checked without unsealing the stored copy, so a worker
+        # that only ever sees the root key never loads AES (cryptography's extension, 8 MB of
+        # resident memory). The stored key still decides whether the key is active.
+        self._configured = dict(configured or {})
         self._token_key = derive_key(master_key, "berth/registry-tokens/v1")
         # Session credentials are stateless, as on AWS: the token carries the session's secret
         # and principal, sealed under a key only Berth holds.
@@ -160,7 +172,10 @@ class AuthService:
             key = await self._active_key(key_id)
             if key is None:
                 raise sigv4.UnrecognizedClient()
-            secret = self._sealer.open(key.sealed_secret, key.id).decode()
+            secret = (
+                self._configured.get(key.id)
+                or self._sealer.open(key.sealed_secret, key.id).decode()
+            )
             caller = Caller(key.account_id, key.id, principal_from_arn(key.principal_arn))
         sigv4.verify(request, parsed, secret, now=now, expected_service=service)
         return caller, parsed.credential.region

@@ -8,9 +8,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
+from tests.conftest import REGION, ROOT_KEY_ID, ROOT_SECRET, ecr_client
 from tests.e2e.conftest import BerthProcess
 
 pytestmark = pytest.mark.e2e
@@ -66,3 +69,41 @@ def test_a_worker_that_dies_stops_the_server(berth_process: BerthProcess) -> Non
     log = berth_process.log()
     assert f"worker {first} exited with status 137; stopping the other 1 worker(s)" in log
     assert "Traceback" not in log
+
+
+def _maps_cryptography(pid: int) -> bool:
+    return "/cryptography/" in Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_the_configured_root_key_is_checked_without_loading_aes(
+    berth_process: BerthProcess,
+) -> None:
+    """Signatures of the root key in the settings are checked against the settings' secret,
+    not the sealed copy: a process that only sees that key never maps cryptography (8 MB).
+    A wrong secret is still refused, and other keys' secrets are unsealed as before."""
+    berth_process.start()
+    assert berth_process.process is not None
+    server = berth_process.process.pid
+    assert berth_process.password()
+    assert not _maps_cryptography(server)
+    with pytest.raises(ClientError) as raised:
+        ecr_client(berth_process.url, secret="not-the-root-secret").get_authorization_token()
+    assert raised.value.response["Error"]["Code"] == "InvalidSignatureException"
+
+    iam = boto3.client(
+        "iam",
+        endpoint_url=berth_process.url,
+        region_name=REGION,
+        aws_access_key_id=ROOT_KEY_ID,
+        aws_secret_access_key=ROOT_SECRET,
+    )
+    iam.create_user(UserName="ci")
+    key = iam.create_access_key(UserName="ci")["AccessKey"]
+    user = ecr_client(berth_process.url, key_id=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    with pytest.raises(ClientError) as raised:
+        user.get_authorization_token()  # a user without a policy: signed right, not allowed
+    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"
+    wrong = ecr_client(berth_process.url, key_id=key["AccessKeyId"], secret="not-the-secret")
+    with pytest.raises(ClientError) as raised:
+        wrong.get_authorization_token()
+    assert raised.value.response["Error"]["Code"] == "InvalidSignatureException"
