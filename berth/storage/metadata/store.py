@@ -30,6 +30,7 @@ from berth.errors import (
     ReferencedImagesNotFound,
     RepositoryAlreadyExists,
     RepositoryNotEmpty,
+    RepositoryNotFound,
 )
 from berth.storage.metadata.schema import (
     access_keys,
@@ -156,6 +157,10 @@ def _push_statements() -> dict[str, Any]:
             repositories.c.region == p("region"),
             repositories.c.name == p("name"),
         ),
+        # Held until commit (PostgreSQL: against a DELETE; SQLite's write lock holds it anyway).
+        "hold_repository": sa.select(repositories.c.id)
+        .where(repositories.c.id == p("id"))
+        .with_for_update(read=True, key_share=True),
         "upload": sa.select(uploads).where(uploads.c.id == p("id")),
         "delete_upload": sa.delete(uploads).where(uploads.c.id == p("id")),
         "blob": _upsert(blobs, ("digest", "size", "created_at"), ("digest",), ("size",)),
@@ -785,12 +790,19 @@ class SqlMetadataStore:
             "size": size,
             "created_at": utcnow(),
         }
+        self._hold_repository(conn, repository_id)
         # The upsert locks the blob's row (SQLite: the whole database) until commit, and garbage
         # collection deletes a blob's file only while holding that lock: so the bytes `place`
         # puts down cannot be removed before this link makes them referenced.
         self._run(conn, "blob", params)
         place()
         self._run(conn, "link", params)
+
+    def _hold_repository(self, conn: sa.Connection, repository_id: int) -> None:
+        """Keep the repository until commit. A request that read it may see it deleted before
+        its write (its rows would fail their foreign key): that is the repository not found."""
+        if not self._run(conn, "hold_repository", {"id": repository_id}):
+            raise RepositoryNotFound("The repository was deleted while this request was served")
 
     async def store_blob(
         self, repository_id: int, digest: str, size: int, place: Callable[[], None]
@@ -805,6 +817,7 @@ class SqlMetadataStore:
             ).scalar()
             if size is None:
                 return None
+            self._hold_repository(conn, repository_id)
             params = {"repository_id": repository_id, "digest": digest, "created_at": utcnow()}
             self._run(conn, "link", params)
             return int(size)
@@ -921,6 +934,7 @@ class SqlMetadataStore:
         now = utcnow()
 
         def work(conn: sa.Connection) -> bool:
+            self._hold_repository(conn, repository_id)
             # Checked inside the transaction, with the rows share-locked on PostgreSQL, so that
             # garbage collection or a delete cannot remove what the manifest is about to use.
             missing = _absent(conn, repository_blobs, repository_id, manifest.blobs)

@@ -12,15 +12,17 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from berth.domain.scope import Scope
-from berth.errors import UploadNotFound, UploadRangeInvalid
+from berth.errors import RepositoryNotFound, UploadNotFound, UploadRangeInvalid
 from berth.services.registry import Registry
 from berth.storage.blobs.filesystem import FilesystemBlobStore
 from berth.storage.metadata import migrate
 from berth.storage.metadata.lifecycle import SqlLifecycleStore
+from berth.storage.metadata.schema import blobs as blob_rows
 from berth.storage.metadata.store import SqlMetadataStore
 
 SCOPE = Scope("000000000000", "us-east-1")
@@ -236,5 +238,42 @@ def test_a_first_chunk_into_a_repository_deleted_meanwhile_is_refused_cleanly() 
             with pytest.raises(UploadRangeInvalid):
                 await chunk
             assert await metadata.get_upload(upload.id) is None
+
+    in_temp_dir(run)
+
+
+@pytest.mark.parametrize("completion", ["monolithic", "chunked"])
+def test_a_blob_completed_into_a_repository_deleted_meanwhile_is_not_found(
+    completion: str,
+) -> None:
+    """Its link would name a repository that is gone: the repository is not found (404), not a
+    foreign-key 500, and no blob is stored."""
+    name = "deleted/meanwhile"
+    data = b"first bytes"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+
+    async def run(root: Path) -> None:
+        async with store(root) as (metadata, blobs):
+            uploads = process(metadata, blobs).uploads
+            gate = asyncio.Event()
+            if completion == "monolithic":
+                body = held_back(data[:6], gate, data[6:])
+                done = uploads.upload_blob(SCOPE, name, digest, body, len(data))
+            else:
+                upload = await uploads.initiate_layer_upload(SCOPE, name)
+                await uploads.upload_layer_part(
+                    SCOPE, name, upload.id, stream(data[:6], 6), start=0, length=6
+                )
+                body = held_back(data[6:8], gate, data[8:])
+                done = uploads.complete_layer_upload(SCOPE, name, upload.id, digest, body)
+            completing = asyncio.ensure_future(done)
+            await asyncio.sleep(0.05)
+            await process(metadata, blobs).repositories.delete_repository(SCOPE, name, force=True)
+            gate.set()
+            with pytest.raises(RepositoryNotFound):
+                await completing
+            query = sa.select(blob_rows).where(blob_rows.c.digest == digest)
+            assert await metadata.read(lambda conn: conn.execute(query).all()) == []
+            assert not blobs.blob_path(digest).exists()
 
     in_temp_dir(run)
