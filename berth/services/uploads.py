@@ -70,7 +70,7 @@ class UploadsService:
     async def initiate_layer_upload(self, scope: Scope, name: str) -> UploadStatus:
         """A file, and no database write: the upload's row comes with its first bytes."""
         repository = await self._repositories.get_for_push(scope, name)
-        upload_id = new_upload_id(repository.id)
+        upload_id = new_upload_id(repository.id, repository.created_at)
         self._blobs.create_upload(upload_id)
         return UploadStatus(upload_id, name, 0)
 
@@ -228,7 +228,8 @@ class UploadsService:
         upload = await self._metadata.get_upload(upload_id)
         if upload is None:
             # No bytes committed yet, so no row: the id says which repository started it.
-            if started_in(upload_id, repository.id) and self._blobs.has_upload(upload_id):
+            started = started_in(upload_id, repository.id, repository.created_at)
+            if started and self._blobs.has_upload(upload_id):
                 return Upload(upload_id, repository.id, 0)
             raise _unknown(upload_id)
         # An upload of another repository is as unknown here as one that never existed.

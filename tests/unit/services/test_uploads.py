@@ -277,3 +277,28 @@ def test_a_blob_completed_into_a_repository_deleted_meanwhile_is_not_found(
             assert not blobs.blob_path(digest).exists()
 
     in_temp_dir(run)
+
+
+def test_an_upload_of_a_deleted_repository_is_unknown_in_one_created_under_its_id() -> None:
+    """SQLite gives a new repository the largest id plus one: the id of a deleted repository
+    that had the largest. An upload started there and never written to (so with no row, only
+    its id to say where it belongs) is not the new repository's."""
+
+    async def run(root: Path) -> None:
+        async with store(root) as (metadata, blobs):
+            registry = process(metadata, blobs)
+            upload = await registry.uploads.initiate_layer_upload(SCOPE, "first")
+            first = await registry.repositories.get(SCOPE, "first")
+            await registry.repositories.delete_repository(SCOPE, "first", force=True)
+            await registry.uploads.initiate_layer_upload(SCOPE, "second")
+            second = await registry.repositories.get(SCOPE, "second")
+            assert second.id == first.id  # what this guards against: the id came back
+            assert blobs.has_upload(upload.id)
+            with pytest.raises(UploadNotFound):
+                await registry.uploads.upload_layer_part(
+                    SCOPE, "second", upload.id, stream(b"bytes", 5), start=0, length=5
+                )
+            with pytest.raises(UploadNotFound):
+                await registry.uploads.get_upload_status(SCOPE, "second", upload.id)
+
+    in_temp_dir(run)
