@@ -35,8 +35,6 @@ def started_in(upload_id: str, repository_id: int, created_at: datetime) -> bool
 
 def _id(random_half: bytes, repository_id: int, created_at: datetime) -> str:
     created = (created_at - _EPOCH) // timedelta(microseconds=1)  # exact, unlike a float
-    repository = repository_id.to_bytes(8, "big", signed=True) + created.to_bytes(
-        8, "big", signed=True
-    )
+    repository = b"".join(n.to_bytes(8, "big", signed=True) for n in (repository_id, created))
     check = hashlib.sha256(random_half + repository).digest()
     return str(uuid.UUID(bytes=random_half + check[:8], version=4))
