@@ -87,6 +87,18 @@ def ecr_client(url: str, region: str = REGION, **credentials: str) -> Any:
     return client
 
 
+def iam_client(url: str, key_id: str = ROOT_KEY_ID, secret: str = ROOT_SECRET) -> Any:
+    """A real boto3 IAM client pointed at Berth, as the root key unless told otherwise."""
+    return boto3.client(
+        "iam",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
+
+
 def _check_output_shape(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
     if http_response.status_code != 200 or model.output_shape is None:
         return

@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.api.helpers import push_image
-from tests.conftest import REGION, ROOT_KEY_ID, ROOT_SECRET, RunningRegistry
+from tests.conftest import REGION, ROOT_KEY_ID, ROOT_SECRET, RunningRegistry, iam_client
 
 AWS = str(Path(sys.executable).with_name("aws"))
 
@@ -147,13 +147,7 @@ def test_the_guides_cloudtrail_command(
 
 
 def test_no_secret_is_ever_recorded(registry: RunningRegistry, activity: dict[str, str]) -> None:
-    iam = boto3.client(
-        "iam",
-        endpoint_url=registry.url,
-        region_name=REGION,
-        aws_access_key_id=ROOT_KEY_ID,
-        aws_secret_access_key=ROOT_SECRET,
-    )
+    iam = iam_client(registry.url)
     iam.create_user(UserName="auditor")
     key = iam.create_access_key(UserName="auditor")["AccessKey"]
     token = registry.ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]

@@ -19,7 +19,6 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-import boto3
 import botocore.config
 import botocore.session
 import pytest
@@ -35,7 +34,14 @@ from berth.services.iam import IamService
 from berth.storage.metadata import migrate
 from berth.storage.metadata.iam import SqlIamStore
 from berth.storage.metadata.store import SqlMetadataStore
-from tests.conftest import REGION, ROOT_KEY_ID, ROOT_SECRET, RunningRegistry, ecr_client
+from tests.conftest import (
+    REGION,
+    ROOT_KEY_ID,
+    ROOT_SECRET,
+    RunningRegistry,
+    ecr_client,
+    iam_client,
+)
 
 ACCOUNT = "000000000000"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
@@ -62,17 +68,6 @@ TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "sts:AssumeRole"}],
 }
-
-
-def iam_client(url: str, key_id: str = ROOT_KEY_ID, secret: str = ROOT_SECRET) -> Any:
-    return boto3.client(
-        "iam",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-        config=botocore.config.Config(retries={"max_attempts": 1}),
-    )
 
 
 # the Query harness: botocore's whole client pipeline, no network

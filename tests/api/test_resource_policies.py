@@ -10,14 +10,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
 from berth import cli
 from tests.api.helpers import push_image
-from tests.conftest import ROOT_KEY_ID, ROOT_SECRET, RunningRegistry, ecr_client
+from tests.conftest import RunningRegistry, ecr_client, iam_client
 
 HOME = "000000000000"
 OTHER = "222233334444"
@@ -233,13 +232,7 @@ def test_registry_policy_scope(registry: RunningRegistry, other: tuple[Any, http
 
 def test_resource_tag_conditions(registry: RunningRegistry) -> None:
     """ABAC: a user may describe the images of repositories tagged with its team only."""
-    iam = boto3.client(
-        "iam",
-        endpoint_url=registry.url,
-        region_name="us-east-1",
-        aws_access_key_id=ROOT_KEY_ID,
-        aws_secret_access_key=ROOT_SECRET,
-    )
+    iam = iam_client(registry.url)
     iam.create_user(UserName="dev")
     iam.put_user_policy(
         UserName="dev",

@@ -8,12 +8,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import REGION, ROOT_KEY_ID, ROOT_SECRET, ecr_client
+from tests.conftest import ecr_client, iam_client
 from tests.e2e.conftest import BerthProcess
 
 pytestmark = pytest.mark.e2e
@@ -90,13 +89,7 @@ def test_the_configured_root_key_is_checked_without_loading_aes(
         ecr_client(berth_process.url, secret="not-the-root-secret").get_authorization_token()
     assert raised.value.response["Error"]["Code"] == "InvalidSignatureException"
 
-    iam = boto3.client(
-        "iam",
-        endpoint_url=berth_process.url,
-        region_name=REGION,
-        aws_access_key_id=ROOT_KEY_ID,
-        aws_secret_access_key=ROOT_SECRET,
-    )
+    iam = iam_client(berth_process.url)
     iam.create_user(UserName="ci")
     key = iam.create_access_key(UserName="ci")["AccessKey"]
     user = ecr_client(berth_process.url, key_id=key["AccessKeyId"], secret=key["SecretAccessKey"])
