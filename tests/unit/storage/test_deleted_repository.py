@@ -11,24 +11,10 @@ import pytest
 from berth.errors import RepositoryNotFound
 from berth.storage.metadata.migrate import upgrade
 from berth.storage.metadata.store import SqlMetadataStore
-from berth.storage.ports import NewManifest
+from tests.unit.storage.builders import bare_manifest
 
 ACCOUNT, REGION = "000000000000", "us-east-1"
 BLOB = "sha256:" + "b" * 64
-
-
-def manifest(digest: str) -> NewManifest:
-    return NewManifest(
-        digest=digest,
-        media_type="application/vnd.oci.image.index.v1+json",
-        size=2,
-        content=b"{}",
-        artifact_type=None,
-        subject=None,
-        annotations=None,
-        blobs=[],
-        children=[],
-    )
 
 
 async def scenario(url: str) -> None:
@@ -46,11 +32,13 @@ async def scenario(url: str) -> None:
         with pytest.raises(RepositoryNotFound):
             await metadata.link_existing_blob(gone.id, BLOB)
         with pytest.raises(RepositoryNotFound):
-            await metadata.put_manifest(gone.id, manifest("sha256:" + "d" * 64), ["latest"])
+            await metadata.put_manifest(gone.id, bare_manifest("sha256:" + "d" * 64), ["latest"])
 
         # The repository that exists takes the same writes.
         assert await metadata.link_existing_blob(stays.id, BLOB) == 3
-        assert await metadata.put_manifest(stays.id, manifest("sha256:" + "d" * 64), ["latest"])
+        assert await metadata.put_manifest(
+            stays.id, bare_manifest("sha256:" + "d" * 64), ["latest"]
+        )
     finally:
         await metadata.close()
 

@@ -12,21 +12,8 @@ from berth.storage.metadata.migrate import upgrade
 from berth.storage.metadata.scans import SqlScanStore
 from berth.storage.metadata.schema import image_scans
 from berth.storage.metadata.store import SqlMetadataStore
-from berth.storage.ports import AdvisoryRow, NewManifest, ScanOutcome
-
-
-def manifest(digest: str) -> NewManifest:
-    return NewManifest(
-        digest=digest,
-        media_type="application/vnd.oci.image.manifest.v1+json",
-        size=2,
-        content=b"{}",
-        artifact_type=None,
-        subject=None,
-        annotations=None,
-        blobs=[],
-        children=[],
-    )
+from berth.storage.ports import AdvisoryRow, ScanOutcome
+from tests.unit.storage.builders import bare_manifest
 
 
 async def scenario(url: str) -> None:
@@ -35,7 +22,7 @@ async def scenario(url: str) -> None:
     try:
         repository = await metadata.ensure_repository("000000000000", "us-east-1", "scan/q")
         for digest in ("sha256:" + "a" * 64, "sha256:" + "b" * 64):
-            await metadata.put_manifest(repository.id, manifest(digest), [])
+            await metadata.put_manifest(repository.id, bare_manifest(digest), [])
         a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
         assert await scans.request_scan(repository.id, a, not_before=None) == "queued"
         assert await scans.request_scan(repository.id, a, not_before=None) == "active"
