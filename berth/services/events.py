@@ -137,7 +137,7 @@ class EventDelivery:
         return total
 
     async def _target(self, name: str, deliver: Deliver) -> int:
-        state = await self._store.target(name)
+        state = await self._store.cursor(name)
         now = datetime.now(UTC)
         if state.next_attempt_at is not None and state.next_attempt_at > now:
             return 0

@@ -422,7 +422,18 @@ class StoredEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class TargetCursor:
+    """Where delivery to a target stands: the last event it took, and its retry state."""
+
+    cursor: int
+    attempts: int
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class TargetState:
+    """A target for `berth events status`: its cursor and its counts."""
+
     name: str
     cursor: int
     attempts: int
@@ -437,7 +448,10 @@ class TargetState:
 class OutboxStore(Protocol):
     """The outbox as delivery sees it: events in commit order, a cursor per target."""
 
-    async def target(self, name: str) -> TargetState: ...
+    async def cursor(self, name: str) -> TargetCursor:
+        """Target `name`'s cursor; a new target starts at the newest event."""
+        ...
+
     async def events_after(self, cursor: int, limit: int) -> list[StoredEvent]: ...
     async def advance(
         self, name: str, old_cursor: int, new_cursor: int, delivered: int
