@@ -1236,7 +1236,10 @@ class SqlMetadataStore:
         def work(conn: sa.Connection) -> bool:
             if conn.execute(update).rowcount == 1:
                 return True
-            return first is not None and conn.execute(first).first() is not None
+            if first is None:
+                return False
+            self._hold_repository(conn, repository_id)
+            return conn.execute(first).first() is not None
 
         return await self._write(work)
 
@@ -1269,23 +1272,16 @@ def _first_chunk(
     now: datetime,
     last_part_size: int | None,
 ) -> Any:
-    """An upload's row, made by its first bytes (unless a concurrent first chunk made it), and
-    only while the repository exists: it may have been deleted while the chunk came in."""
-    row = {
-        "id": upload_id,
-        "repository_id": repository_id,
-        "offset": offset,
-        "created_at": now,
-        "updated_at": now,
-        "last_part_size": last_part_size,
-    }
+    """An upload's row, made by its first bytes unless a concurrent first chunk made it."""
     return (
         insert(uploads)
-        .from_select(
-            list(row),
-            sa.select(*(sa.literal(v, uploads.c[k].type) for k, v in row.items())).where(
-                sa.exists().where(repositories.c.id == repository_id)
-            ),
+        .values(
+            id=upload_id,
+            repository_id=repository_id,
+            offset=offset,
+            created_at=now,
+            updated_at=now,
+            last_part_size=last_part_size,
         )
         .on_conflict_do_nothing(index_elements=[uploads.c.id])
         .returning(uploads.c.id)  # psycopg reports no rowcount for it

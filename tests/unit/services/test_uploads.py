@@ -213,8 +213,8 @@ def test_an_upload_has_no_row_until_its_first_bytes_and_belongs_to_its_repositor
     in_temp_dir(run)
 
 
-def test_a_first_chunk_into_a_repository_deleted_meanwhile_is_refused_cleanly() -> None:
-    """Its row would name a repository that is gone: the chunk is refused, not a 500."""
+def test_a_first_chunk_into_a_repository_deleted_meanwhile_is_not_found() -> None:
+    """Its row would name a repository that is gone: the repository is not found, not a 500."""
     name = "deleted/meanwhile"
 
     async def run(root: Path) -> None:
@@ -235,7 +235,7 @@ def test_a_first_chunk_into_a_repository_deleted_meanwhile_is_refused_cleanly() 
             await asyncio.sleep(0.05)
             await registry.repositories.delete_repository(SCOPE, name, force=True)
             gate.set()
-            with pytest.raises(UploadRangeInvalid):
+            with pytest.raises(RepositoryNotFound):
                 await chunk
             assert await metadata.get_upload(upload.id) is None
 
