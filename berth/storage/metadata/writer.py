@@ -152,18 +152,22 @@ class GroupCommitWriter:
                     first = self._queue.get()
                     if first is None:
                         return
-                    batch = [first]
-                    stop = False
-                    while len(batch) < MAX_BATCH:
-                        try:
-                            unit = self._queue.get_nowait()
-                        except queue.Empty:
-                            break
-                        if unit is None:
-                            stop = True
-                            break
-                        batch.append(unit)
-                    self._write(conn, batch, lock_fd)
+                    batch, stop = [first], False
+                    outcomes: list[tuple[bool, Any]] | None = None
+                    try:
+                        # The batch is taken once the lock is held: what arrived while another
+                        # process wrote shares this transaction instead of waiting for the next.
+                        with _flocked(lock_fd):
+                            batch, stop = self._take(first)
+                            outcomes = self._write(conn, batch)
+                    except OSError as exc:  # flock itself failed
+                        if outcomes is None:
+                            outcomes = [(False, exc)] * len(batch)
+                    # Answered once the lock is released: waking the callers' loops is not
+                    # work for the other processes to wait on.
+                    for unit, (ok, value) in zip(batch, outcomes, strict=True):
+                        with contextlib.suppress(RuntimeError):  # the caller's loop has closed
+                            unit.loop.call_soon_threadsafe(_settle, unit.future, ok, value)
                     if stop:
                         return
         finally:
@@ -179,27 +183,39 @@ class GroupCommitWriter:
             log.warning("cannot open the write lock %s; relying on SQLite's", self._lock_path)
             return None
 
-    def _write(self, conn: sa.Connection, batch: list[_Unit], lock_fd: int | None) -> None:
+    def _take(self, first: _Unit) -> tuple[list[_Unit], bool]:
+        """`first` and the units queued behind it, up to MAX_BATCH; and whether the queue
+        asked the writer to stop after them."""
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                unit = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if unit is None:
+                return batch, True
+            batch.append(unit)
+        return batch, False
+
+    def _write(self, conn: sa.Connection, batch: list[_Unit]) -> list[tuple[bool, Any]]:
+        """One transaction for the batch, under the write lock: each unit's outcome."""
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with _flocked(lock_fd):
-                try:
-                    with conn.begin():
-                        if len(batch) == 1:
-                            outcomes.append(_run_unit(conn, batch[0]))
-                        else:
-                            outcomes.extend(_run_unit(conn, unit, savepoint=True) for unit in batch)
-                finally:
-                    self.counter.bump()  # before the lock goes: no reader caches past it
+            try:
+                with conn.begin():
+                    if len(batch) == 1:
+                        outcomes.append(_run_unit(conn, batch[0]))
+                    else:
+                        outcomes.extend(_run_unit(conn, unit, savepoint=True) for unit in batch)
+            finally:
+                self.counter.bump()  # before the lock goes: no reader caches past it
         except Exception as exc:  # BEGIN or COMMIT failed: no unit of the batch was written
             outcomes = [(False, exc)] * len(batch)
             if len(batch) == 1 and isinstance(exc, _UnitFailed):
                 outcomes = [(False, exc.error)]
         self.transactions += 1
         self.units += len(batch)
-        for unit, (ok, value) in zip(batch, outcomes, strict=True):
-            with contextlib.suppress(RuntimeError):  # the caller's loop has closed
-                unit.loop.call_soon_threadsafe(_settle, unit.future, ok, value)
+        return outcomes
 
 
 class _UnitFailed(Exception):

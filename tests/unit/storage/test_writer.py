@@ -4,6 +4,8 @@ is answered only once its transaction has committed."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import threading
 from pathlib import Path
 
@@ -146,6 +148,35 @@ def test_two_writers_on_one_file_serialise_through_the_lock(
         for writer in writers:
             writer.close()
     assert sorted(_rows(engine)) == list(range(1, 201))
+
+
+def test_units_queued_while_another_process_writes_share_the_next_transaction(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """The writer takes its batch once it holds the lock, not before waiting for it."""
+    lock = str(tmp_path / "w.lock")
+    writer = GroupCommitWriter(engine, lock)
+    other = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)  # another process's writer, writing
+
+    async def run() -> list[object]:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        try:
+            first = asyncio.ensure_future(writer.submit(_insert(1, "first")))  # type: ignore[arg-type]
+            await asyncio.sleep(0.05)  # the writer has taken it and waits for the lock
+            rest = asyncio.ensure_future(_many(writer, [_insert(k, "v") for k in range(2, 22)]))
+            await asyncio.sleep(0.05)
+        finally:
+            fcntl.flock(other, fcntl.LOCK_UN)
+        return [await first, *(await rest)]
+
+    try:
+        results = asyncio.run(run())
+    finally:
+        writer.close()
+        os.close(other)
+    assert results == list(range(1, 22))
+    assert writer.units == 21
+    assert writer.transactions == 1
 
 
 def test_a_writer_that_cannot_connect_fails_its_units_instead_of_hanging(tmp_path: Path) -> None:
