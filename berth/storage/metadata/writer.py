@@ -201,18 +201,17 @@ class GroupCommitWriter:
         """One transaction for the batch, under the write lock: each unit's outcome."""
         outcomes: list[tuple[bool, Any]] = []
         try:
-            try:
-                with conn.begin():
-                    if len(batch) == 1:
-                        outcomes.append(_run_unit(conn, batch[0]))
-                    else:
-                        outcomes.extend(_run_unit(conn, unit, savepoint=True) for unit in batch)
-            finally:
-                self.counter.bump()  # before the lock goes: no reader caches past it
+            with conn.begin():
+                if len(batch) == 1:
+                    outcomes.append(_run_unit(conn, batch[0]))
+                else:
+                    outcomes.extend(_run_unit(conn, unit, savepoint=True) for unit in batch)
         except Exception as exc:  # BEGIN or COMMIT failed: no unit of the batch was written
             outcomes = [(False, exc)] * len(batch)
             if len(batch) == 1 and isinstance(exc, _UnitFailed):
                 outcomes = [(False, exc.error)]
+        finally:
+            self.counter.bump()  # before the lock goes: no reader caches past it
         self.transactions += 1
         self.units += len(batch)
         return outcomes
