@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 _HASH_CACHE_SIZE = 1024
 MIN_LAYER_PART = 5 * 1024 * 1024
-SYNC_EVERY = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,31 +309,28 @@ class UploadsService:
     ) -> int:
         """Append `body` and make it durable.
 
-        Every SYNC_EVERY bytes the data so far is made durable in a thread while more arrives:
-        the fsync at the end, which for a large layer took as long as receiving it, then only
-        has the tail to write.
+        The writer hands back a blocking job whenever enough has gathered to go to disk; it
+        runs in a thread while more arrives. One job at a time: when the disk is slower than
+        the network, the request waits for it instead of holding the difference in memory.
         """
         writer = self._blobs.open_upload(upload_id, offset)
         size = offset
-        unsynced = 0
-        syncing: asyncio.Future[None] | None = None
+        writing: asyncio.Future[None] | None = None
         try:
             async for chunk in body:
                 hasher.update(chunk)
-                writer.write(chunk)
                 size += len(chunk)
-                unsynced += len(chunk)
-                if unsynced >= SYNC_EVERY and (syncing is None or syncing.done()):
-                    if syncing is not None:
-                        syncing.result()  # a failed sync fails the upload
-                    syncing = asyncio.ensure_future(asyncio.to_thread(writer.sync_point()))
-                    unsynced = 0
-            if syncing is not None:
-                await syncing
+                job = writer.write(chunk)
+                if job is not None:
+                    if writing is not None:
+                        await writing  # a failed write fails the upload
+                    writing = asyncio.ensure_future(asyncio.to_thread(job))
+            if writing is not None:
+                await writing
         except BaseException:
-            if syncing is not None:
+            if writing is not None:
                 with contextlib.suppress(BaseException):
-                    await syncing
+                    await writing
             await asyncio.to_thread(writer.close)
             raise
         # fsync before the caller records the new length; off the loop, it may take a while.

@@ -468,14 +468,15 @@ class OutboxStore(Protocol):
 
 
 class UploadWriter(Protocol):
-    def write(self, data: bytes) -> None: ...
-    def sync_point(self) -> Callable[[], None]:
-        """Hand what was written so far on (cheap), and return the blocking call that makes it
-        durable: run off the loop while more arrives, so that `close` has only the tail left."""
+    def write(self, data: bytes) -> Callable[[], None] | None:
+        """Take `data` (cheap: called on the loop). When enough has gathered to go to disk,
+        the blocking call that writes it: run it off the loop while more arrives, and let it
+        finish before the next one starts, so that `close` has only the tail left."""
         ...
 
     def close(self) -> None:
-        """Make what was written durable, then release the file (may block: call off-loop)."""
+        """Write the tail, make everything durable, then release the file (blocks: call it
+        off the loop, once every job `write` returned has finished)."""
         ...
 
 

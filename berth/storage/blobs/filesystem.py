@@ -7,37 +7,177 @@ is visible is whole.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import errno
 import fcntl
+import functools
+import mmap
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _READ_SIZE = 1 << 20
 
 
+# O_DIRECT wants file offsets, lengths and memory aligned to the device's logical block:
+# 4 KiB covers devices of 512-byte and of 4 KiB blocks.
+_ALIGN = 4096
+# Bytes per write job, and the size of each aligned buffer.
+SEGMENT = 1 << 20
+_IDLE_BUFFERS = 2
+
+
+class _Buffers:
+    """Page-aligned buffers (anonymous mmaps), a few kept for reuse: fresh memory costs a page
+    fault per page on first use. Taken on the loop, given back from write jobs' threads
+    (deque's append and pop are atomic)."""
+
+    def __init__(self) -> None:
+        self._idle: collections.deque[mmap.mmap] = collections.deque()
+
+    def take(self) -> mmap.mmap:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return mmap.mmap(-1, SEGMENT)
+
+    def give(self, buffer: mmap.mmap) -> None:
+        # Past the few kept, dropped rather than closed: a failed write's traceback may still
+        # hold a view of it, and closing an exported mmap raises.
+        if len(self._idle) < _IDLE_BUFFERS:
+            self._idle.append(buffer)
+
+
+class _Direct:
+    """Whether this store's file system takes O_DIRECT writes: assumed where the platform has
+    the flag, and turned off for good at the first refusal (tmpfs, some network file systems)."""
+
+    def __init__(self) -> None:
+        self.possible = hasattr(os, "O_DIRECT")
+
+
 class _FileWriter:
-    def __init__(self, file: BinaryIO) -> None:
-        self._file = file
+    """Appends to an upload file, in segments written by jobs off the loop.
 
-    def write(self, data: bytes) -> None:
-        self._file.write(data)
+    Bytes gather in an aligned buffer. Each full segment is written with O_DIRECT where the
+    file system allows it: from that buffer to the disk, without first being copied into the
+    page cache and then written back by the fsync. On the machines measured, that copy into
+    fresh page-cache pages cost more than receiving and hashing the bytes together, and a
+    durable write needs the disk anyway. A write through the page cache instead (no O_DIRECT)
+    is followed by an fdatasync in the same job, so that `close` has only the tail left to sync.
+    What is left at `close` (a small blob, or a large one's tail) is written there.
+    """
 
-    def sync_point(self) -> Callable[[], None]:
-        self._file.flush()
-        fd = self._file.fileno()
-        return lambda: os.fdatasync(fd)
+    def __init__(self, path: str, offset: int, buffers: _Buffers, direct: _Direct) -> None:
+        self._buffers = buffers
+        self._direct = direct
+        self._directed = False
+        # Held by a running job: `close` waits for it even when the caller stopped waiting
+        # (a cancelled request), so the descriptor is never closed under a write.
+        self._busy = threading.Lock()
+        self._closed = False
+        self._fd = os.open(path, os.O_RDWR)
+        try:
+            os.ftruncate(self._fd, offset)
+            # The buffer starts at the block holding `offset`, with that block's bytes in it.
+            head = offset % _ALIGN
+            self._at = offset - head
+            self._buffer = buffers.take()
+            if head:
+                self._buffer[:head] = os.pread(self._fd, head, self._at)
+        except BaseException:
+            os.close(self._fd)
+            raise
+        self._fill = head
+        self._size = offset
+        self._full: list[tuple[mmap.mmap, int]] = []  # segments and their file offsets
+
+    def write(self, data: bytes) -> Callable[[], None] | None:
+        view = memoryview(data)
+        while view:
+            n = min(len(view), SEGMENT - self._fill)
+            self._buffer[self._fill : self._fill + n] = view[:n]
+            self._fill += n
+            view = view[n:]
+            if self._fill == SEGMENT:
+                self._full.append((self._buffer, self._at))
+                self._at += SEGMENT
+                self._buffer = self._buffers.take()
+                self._fill = 0
+        self._size += len(data)
+        if not self._full:
+            return None
+        full, self._full = self._full, []
+        return functools.partial(self._write_segments, full)
+
+    def _write_segments(self, full: list[tuple[mmap.mmap, int]]) -> None:
+        with self._busy:
+            try:
+                if self._closed:  # the request ended before this job ran
+                    return
+                for buffer, at in full:
+                    self._write_at(buffer, SEGMENT, at)
+                if not self._directed:
+                    os.fdatasync(self._fd)
+            finally:
+                for buffer, _ in full:
+                    self._buffers.give(buffer)
+
+    def _write_at(self, buffer: mmap.mmap, length: int, at: int) -> None:
+        """Whole aligned blocks, straight to the disk where the file system allows it."""
+        if self._direct.possible and not self._directed:
+            self._directed = self._direct.possible = _set_direct(self._fd, True)
+        try:
+            _pwrite_all(self._fd, memoryview(buffer)[:length], at)
+        except OSError as exc:
+            if not (self._directed and exc.errno == errno.EINVAL):
+                raise
+            # The flag was taken but the write refused: no direct I/O on this file system.
+            self._direct.possible = self._directed = False
+            _set_direct(self._fd, False)
+            _pwrite_all(self._fd, memoryview(buffer)[:length], at)
 
     def close(self) -> None:
-        """Flush and fsync: once the caller records the new length, the bytes are on disk."""
+        """Write the tail and fsync: once the caller records the new length, the bytes are on
+        disk. Waits for a running job; one that has not started yet will not write."""
+        self._busy.acquire()
+        self._closed = True
         try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            if self._fill:
+                if self._directed:
+                    # A whole block, zero-padded, then the file cut back to its length.
+                    padded = -(-self._fill // _ALIGN) * _ALIGN
+                    self._buffer[self._fill : padded] = bytes(padded - self._fill)
+                    self._write_at(self._buffer, padded, self._at)
+                    os.ftruncate(self._fd, self._size)
+                else:
+                    _pwrite_all(self._fd, memoryview(self._buffer)[: self._fill], self._at)
+            os.fsync(self._fd)
         finally:
-            self._file.close()
+            os.close(self._fd)
+            self._buffers.give(self._buffer)
+            self._busy.release()
+
+
+def _set_direct(fd: int, on: bool) -> bool:
+    """Whether O_DIRECT is now set on `fd` as asked."""
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, (flags | os.O_DIRECT) if on else (flags & ~os.O_DIRECT))
+    except OSError:
+        return False
+    return on
+
+
+def _pwrite_all(fd: int, view: memoryview, at: int) -> None:
+    while view:
+        written = os.pwrite(fd, view, at)
+        view = view[written:]
+        at += written
 
 
 class FilesystemBlobStore:
@@ -47,6 +187,8 @@ class FilesystemBlobStore:
         self._uploads = root / "uploads"
         self._blob_prefix = f"{self._blobs}{os.sep}"
         self._upload_prefix = f"{self._uploads}{os.sep}"
+        self._buffers = _Buffers()
+        self._direct = _Direct()
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._uploads.mkdir(parents=True, exist_ok=True)
 
@@ -69,10 +211,7 @@ class FilesystemBlobStore:
         os.close(os.open(self._upload_path(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
     def open_upload(self, upload_id: str, offset: int) -> _FileWriter:
-        file = open(self._upload_path(upload_id), "r+b", buffering=_READ_SIZE)  # noqa: SIM115
-        file.truncate(offset)
-        file.seek(offset)
-        return _FileWriter(file)
+        return _FileWriter(self._upload_path(upload_id), offset, self._buffers, self._direct)
 
     def has_upload(self, upload_id: str) -> bool:
         return os.path.exists(self._upload_path(upload_id))

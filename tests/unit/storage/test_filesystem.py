@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.storage.blobs.filesystem import FilesystemBlobStore
+from berth.storage.blobs.filesystem import SEGMENT, FilesystemBlobStore
 
 
 def digest(data: bytes) -> str:
@@ -46,6 +47,94 @@ def test_reopening_drops_bytes_past_the_offset(tmp_path: Path) -> None:
     writer.close()
     assert b"".join(store.read_upload(upload, 13)) == b"acknowledged!"
     assert (tmp_path / "uploads" / upload).stat().st_size == 13
+
+
+def _append(store: FilesystemBlobStore, upload: str, offset: int, data: bytes) -> int:
+    """What the uploads service does: every job `write` returns runs before the next write."""
+    writer = store.open_upload(upload, offset)
+    jobs = 0
+    for start in range(0, len(data), 1 << 20):
+        job = writer.write(data[start : start + (1 << 20)])
+        if job is not None:
+            job()
+            jobs += 1
+    writer.close()
+    return jobs
+
+
+@pytest.fixture(params=["direct", "page cache"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> FilesystemBlobStore:
+    store = FilesystemBlobStore(tmp_path)
+    store._direct.possible = request.param == "direct"
+    return store
+
+
+def test_large_uploads_resumed_at_unaligned_offsets_keep_every_byte(
+    store: FilesystemBlobStore, tmp_path: Path
+) -> None:
+    data = os.urandom(2 * SEGMENT + 12_345)
+    upload = str(uuid.uuid4())
+    store.create_upload(upload)
+    # Whole segments go out as jobs; the rest waits for close.
+    assert _append(store, upload, 0, data[: SEGMENT + 1000]) == 1
+    assert (tmp_path / "uploads" / upload).stat().st_size == SEGMENT + 1000
+    # The next chunk starts inside a block that is on disk already, and ends inside another.
+    assert _append(store, upload, SEGMENT + 1000, data[SEGMENT + 1000 : 2 * SEGMENT + 77]) == 1
+    assert _append(store, upload, 2 * SEGMENT + 77, data[2 * SEGMENT + 77 :]) == 0
+    assert (tmp_path / "uploads" / upload).stat().st_size == len(data)
+    assert b"".join(store.read_upload(upload, len(data))) == data
+    store.place_upload(upload, digest(data))
+    assert store.blob_path(digest(data)).read_bytes() == data
+
+
+def test_an_unacknowledged_tail_is_dropped_whatever_the_writes_went_through(
+    store: FilesystemBlobStore,
+) -> None:
+    data = os.urandom(SEGMENT + 5000)
+    upload = str(uuid.uuid4())
+    store.create_upload(upload)
+    _append(store, upload, 0, data)
+    _append(store, upload, 4097, b"resumed")
+    assert b"".join(store.read_upload(upload, 4097 + 7)) == data[:4097] + b"resumed"
+    with pytest.raises(OSError):
+        list(store.read_upload(upload, 4097 + 8))
+
+
+def test_a_job_that_starts_after_close_writes_nothing(
+    store: FilesystemBlobStore, tmp_path: Path
+) -> None:
+    """A request cancelled between handing a job to a thread and the thread starting it."""
+    upload = str(uuid.uuid4())
+    store.create_upload(upload)
+    writer = store.open_upload(upload, 0)
+    job = writer.write(b"x" * SEGMENT)
+    assert job is not None
+    writer.close()
+    job()  # the descriptor is closed (its number may be another file's now): no write
+    assert (tmp_path / "uploads" / upload).stat().st_size == 0
+
+
+def test_a_file_system_that_refuses_direct_writes_gets_page_cache_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As tmpfs did before Linux 6.6: O_DIRECT is accepted by fcntl, its writes are not."""
+    import fcntl
+
+    real_pwrite = os.pwrite
+
+    def refusing(fd: int, data: memoryview, offset: int) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & getattr(os, "O_DIRECT", 0):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", refusing)
+    store = FilesystemBlobStore(tmp_path)
+    data = os.urandom(SEGMENT * 2 + 3)
+    upload = str(uuid.uuid4())
+    store.create_upload(upload)
+    _append(store, upload, 0, data)
+    assert b"".join(store.read_upload(upload, len(data))) == data
+    assert not store._direct.possible  # remembered: the next upload does not try again
 
 
 def test_committing_known_content_again_keeps_one_copy(tmp_path: Path) -> None:
