@@ -11,7 +11,6 @@ import collections
 import contextlib
 import errno
 import fcntl
-import functools
 import mmap
 import os
 import re
@@ -32,24 +31,32 @@ _IDLE_BUFFERS = 2
 
 
 class _Buffers:
-    """Page-aligned buffers (anonymous mmaps), a few kept for reuse: fresh memory costs a page
-    fault per page on first use. Taken on the loop, given back from write jobs' threads
-    (deque's append and pop are atomic)."""
+    """Page-aligned buffers (anonymous mmaps), a few kept for reuse while uploads are being
+    written: fresh memory costs a page fault per page on first use, a large upload cycles
+    through a few buffers a thousand times, and once the last one is back nothing is kept.
+    Taken on the loop, given back from write jobs' threads."""
 
     def __init__(self) -> None:
-        self._idle: collections.deque[mmap.mmap] = collections.deque()
+        self._idle: list[mmap.mmap] = []
+        self._out = 0
+        self._lock = threading.Lock()
 
     def take(self) -> mmap.mmap:
-        try:
-            return self._idle.pop()
-        except IndexError:
-            return mmap.mmap(-1, SEGMENT)
+        with self._lock:
+            self._out += 1
+            if self._idle:
+                return self._idle.pop()
+        return mmap.mmap(-1, SEGMENT)
 
     def give(self, buffer: mmap.mmap) -> None:
-        # Past the few kept, dropped rather than closed: a failed write's traceback may still
-        # hold a view of it, and closing an exported mmap raises.
-        if len(self._idle) < _IDLE_BUFFERS:
-            self._idle.append(buffer)
+        # Dropped rather than closed when not kept: a failed write's traceback may still hold
+        # a view of it, and closing an exported mmap raises.
+        with self._lock:
+            self._out -= 1
+            if not self._out:
+                self._idle.clear()
+            elif len(self._idle) < _IDLE_BUFFERS:
+                self._idle.append(buffer)
 
 
 class _Direct:
@@ -79,7 +86,6 @@ class _FileWriter:
         # Held by a running job: `close` waits for it even when the caller stopped waiting
         # (a cancelled request), so the descriptor is never closed under a write.
         self._busy = threading.Lock()
-        self._closed = False
         self._fd = os.open(path, os.O_RDWR)
         try:
             os.ftruncate(self._fd, offset)
@@ -94,7 +100,9 @@ class _FileWriter:
             raise
         self._fill = head
         self._size = offset
-        self._full: list[tuple[mmap.mmap, int]] = []  # segments and their file offsets
+        # Full segments and their file offsets: appended on the loop, taken by jobs (and by
+        # `close`, for those whose job never ran) in other threads.
+        self._full: collections.deque[tuple[mmap.mmap, int]] = collections.deque()
 
     def write(self, data: bytes) -> Callable[[], None] | None:
         view = memoryview(data)
@@ -109,23 +117,24 @@ class _FileWriter:
                 self._buffer = self._buffers.take()
                 self._fill = 0
         self._size += len(data)
-        if not self._full:
-            return None
-        full, self._full = self._full, []
-        return functools.partial(self._write_segments, full)
+        return self._write_segments if self._full else None
 
-    def _write_segments(self, full: list[tuple[mmap.mmap, int]]) -> None:
+    def _write_segments(self) -> None:
         with self._busy:
+            self._write_full()  # nothing left when `close` came first
+
+    def _write_full(self) -> None:
+        """The full segments not written yet (`_busy` held)."""
+        wrote = False
+        while self._full:
+            buffer, at = self._full.popleft()
             try:
-                if self._closed:  # the request ended before this job ran
-                    return
-                for buffer, at in full:
-                    self._write_at(buffer, SEGMENT, at)
-                if not self._directed:
-                    os.fdatasync(self._fd)
+                self._write_at(buffer, SEGMENT, at)
             finally:
-                for buffer, _ in full:
-                    self._buffers.give(buffer)
+                self._buffers.give(buffer)
+            wrote = True
+        if wrote and not self._directed:
+            os.fdatasync(self._fd)
 
     def _write_at(self, buffer: mmap.mmap, length: int, at: int) -> None:
         """Whole aligned blocks, straight to the disk where the file system allows it."""
@@ -142,11 +151,11 @@ class _FileWriter:
             _pwrite_all(self._fd, memoryview(buffer)[:length], at)
 
     def close(self) -> None:
-        """Write the tail and fsync: once the caller records the new length, the bytes are on
-        disk. Waits for a running job; one that has not started yet will not write."""
+        """Write what no job has (after a running one ends) and the tail, and fsync: once the
+        caller records the new length, the bytes are on disk."""
         self._busy.acquire()
-        self._closed = True
         try:
+            self._write_full()
             if self._fill:
                 if self._directed:
                     # A whole block, zero-padded, then the file cut back to its length.
@@ -159,6 +168,9 @@ class _FileWriter:
             os.fsync(self._fd)
         finally:
             os.close(self._fd)
+            for buffer, _ in self._full:  # a write failed: these will not be written
+                self._buffers.give(buffer)
+            self._full.clear()
             self._buffers.give(self._buffer)
             self._busy.release()
 
