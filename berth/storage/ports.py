@@ -475,8 +475,8 @@ class UploadWriter(Protocol):
         ...
 
     def close(self) -> None:
-        """Write the tail, make everything durable, then release the file (blocks: call it
-        off the loop, once every job `write` returned has finished)."""
+        """Write what no job has written and the tail, make it all durable, then release the
+        file (blocks: call it off the loop; it waits for a job that is running)."""
         ...
 
 
