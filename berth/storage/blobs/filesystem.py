@@ -43,10 +43,13 @@ class _Buffers:
 
     def take(self) -> mmap.mmap:
         with self._lock:
-            self._out += 1
             if self._idle:
+                self._out += 1
                 return self._idle.pop()
-        return mmap.mmap(-1, SEGMENT)
+        buffer = mmap.mmap(-1, SEGMENT)  # counted once it exists: a failed map is not out
+        with self._lock:
+            self._out += 1
+        return buffer
 
     def give(self, buffer: mmap.mmap) -> None:
         # Dropped rather than closed when not kept: a failed write's traceback may still hold
@@ -89,15 +92,16 @@ class _FileWriter:
         self._fd = os.open(path, os.O_RDWR)
         try:
             os.ftruncate(self._fd, offset)
-            # The buffer starts at the block holding `offset`, with that block's bytes in it.
+            # The buffer starts at the block holding `offset`, with that block's bytes in it
+            # (the truncate made the file that long).
             head = offset % _ALIGN
             self._at = offset - head
-            self._buffer = buffers.take()
-            if head:
-                self._buffer[:head] = os.pread(self._fd, head, self._at)
+            block = os.pread(self._fd, head, self._at) if head else b""
+            self._buffer = buffers.take()  # last: nothing after it can fail and leave it out
         except BaseException:
             os.close(self._fd)
             raise
+        self._buffer[:head] = block
         self._fill = head
         self._size = offset
         # Full segments and their file offsets: appended on the loop, taken by jobs (and by
@@ -112,10 +116,10 @@ class _FileWriter:
             self._fill += n
             view = view[n:]
             if self._fill == SEGMENT:
+                fresh = self._buffers.take()  # first: if it fails, no buffer is in two places
                 self._full.append((self._buffer, self._at))
+                self._buffer, self._fill = fresh, 0
                 self._at += SEGMENT
-                self._buffer = self._buffers.take()
-                self._fill = 0
         self._size += len(data)
         return self._write_segments if self._full else None
 
