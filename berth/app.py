@@ -105,6 +105,7 @@ def open_installation(settings: Settings) -> Installation:
         blob_store,
         SqlLifecycleStore(metadata),
         create_on_push=settings.create_on_push,
+        upload_ttl=timedelta(seconds=settings.upload_ttl),
     )
     collector = GarbageCollector(
         SqlGarbageStore(metadata),

@@ -13,14 +13,16 @@ from berth.storage.ports import BlobStore, MetadataStore
 
 
 class Layer:
-    """A readable blob. Its file's path is built on first use: a HEAD never needs it, and
-    building the Path cost a sixth of a blob HEAD."""
+    """A readable blob: a file, or (`inline`) bytes the database keeps. Its file's path is
+    built on first use: a HEAD never needs it, and building the Path cost a sixth of a blob
+    HEAD."""
 
-    __slots__ = ("_blobs", "digest", "size")
+    __slots__ = ("_blobs", "digest", "inline", "size")
 
-    def __init__(self, digest: str, size: int, blobs: BlobStore) -> None:
+    def __init__(self, digest: str, size: int, blobs: BlobStore, inline: bool = False) -> None:
         self.digest = digest
         self.size = size
+        self.inline = inline
         self._blobs = blobs
 
     @property
@@ -44,9 +46,16 @@ class BlobsService:
         if found is None:
             await self._repositories.get(scope, name)  # raises the right RepositoryNotFound
         size = found[1] if found else None
-        if size is None:
+        if found is None or size is None:
             raise BlobNotFound(f"blob {parsed} is unknown to repository {name}", digest=parsed)
-        return Layer(parsed, size, self._blobs)
+        return Layer(parsed, size, self._blobs, found[2])
+
+    async def content(self, layer: Layer) -> bytes:
+        """The bytes of an `inline` layer."""
+        found = await self._metadata.blob_contents([layer.digest])
+        if layer.digest not in found:  # collected since it was looked up
+            raise BlobNotFound(f"blob {layer.digest} is unknown", digest=layer.digest)
+        return found[layer.digest]
 
     async def delete_layer(self, scope: Scope, name: str, digest: str) -> None:
         """Unlink the blob from the repository; its bytes go when garbage collection runs."""

@@ -124,19 +124,19 @@ class GarbageCollector:
         while True:
             ids = await self._garbage.expired_uploads(before, self._batch)
             for upload_id in ids:
-                if await self._metadata.delete_upload(upload_id):
+                if await self._metadata.expire_upload(upload_id):
                     expired += 1
                 self._blobs.delete_upload(upload_id)
             if len(ids) < self._batch:
                 break
-        # Files with no upload row: uploads that never received a byte, and monolithic ones
-        # cut off by a crash.
+        # Files with no upload row: first chunks and monolithic uploads cut off by a crash.
         stale = self._blobs.stale_uploads(older_than=before.timestamp())
         if stale:
             known = await self._garbage.known_uploads(stale)
             for upload_id in stale:
                 if upload_id not in known:
                     self._blobs.delete_upload(upload_id)
+        await self._garbage.forget_finished_uploads(before)
         return expired
 
     async def run(self, interval: float) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -395,7 +396,7 @@ class ScanningService:
         from berth.scan import osv
 
         manifest = parse_manifest(claimed.content, claimed.media_type)
-        packages = await asyncio.to_thread(self.read_packages, manifest)
+        packages = await self._packages(manifest)
         source_updated_at = await self._store.source_updated_at()
         keys = [(p.ecosystem, name) for p in packages for name in osv.lookup_names(p)]
         records = await self._store.advisories(keys)
@@ -417,14 +418,25 @@ class ScanningService:
             source_updated_at=source_updated_at,
         )
 
-    def read_packages(self, manifest: Manifest) -> list[Package]:
+    async def _packages(self, manifest: Manifest) -> list[Package]:
+        inline = await self._metadata.blob_contents(
+            [str(layer.digest) for layer in manifest.layers]
+        )
+        return await asyncio.to_thread(self.read_packages, manifest, inline)
+
+    def read_packages(self, manifest: Manifest, inline: dict[str, bytes]) -> list[Package]:
         """The image's package inventory, from its layers in order (blocking: call in a
-        thread). Foreign layers, which the registry does not hold, are left out."""
+        thread); `inline`, the bytes of its layers that the database keeps. Foreign layers,
+        which the registry does not hold, are left out."""
         from berth.scan.inventory import extract_file, inventory, wanted_path
         from berth.scan.layers import read_files
 
-        openers = []
+        openers: list[Callable[[], BinaryIO]] = []
         for layer in manifest.layers:
+            content = inline.get(str(layer.digest))
+            if content is not None:
+                openers.append(partial(io.BytesIO, content))
+                continue
             path = self._blobs.blob_path(str(layer.digest))
             if not path.is_file():
                 if layer.is_foreign:
@@ -450,7 +462,7 @@ class ScanningService:
         if stored is not None:
             packages = [Package(**p) for p in stored]  # type: ignore[arg-type]
         else:
-            packages = await asyncio.to_thread(self.read_packages, manifest)
+            packages = await self._packages(manifest)
         document = cyclonedx.sbom(
             packages,
             image_name=f"{repository.name}@{digest}",

@@ -1,23 +1,29 @@
 """Blob uploads: monolithic, chunked (resumable across restarts and processes) and mounts.
 
-The bytes of an upload live in the blob store's upload file; its committed length lives in
-the database, in a row that appears with its first bytes (until then the upload's id says
-which repository started it: starting an upload costs a file, not a write transaction).
-Anything in the file past that length was never acknowledged and is dropped by the next
-write. SHA-256 state cannot be serialised in Python, so each process keeps the running hash
-of the uploads it served last and re-reads the file once when it meets an upload whose
-committed length it has not seen (after a restart, or a chunk served elsewhere).
+Starting an upload stores nothing: its id says which repository started it, and when (see
+`berth.domain.upload_ids`). A blob of up to INLINE_BLOB_MAX bytes sent whole in the request
+that completes an upload (the usual POST, then PUT with the body) is kept by the database in
+the transaction that records it, with no file at all. Otherwise the bytes go to the blob
+store's upload file, made by the first bytes, and the committed length to a row in the
+database made by the same request. Anything in the file past that length was never
+acknowledged and is dropped by the next write. An upload that ends, completed or cancelled,
+leaves its row marked finished until it expires, so that its id names nothing after it.
+SHA-256 state cannot be serialised in Python, so each process keeps the running hash of the
+uploads it served last and re-reads the file once when it meets an upload whose committed
+length it has not seen (after a restart, or a chunk served elsewhere).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from berth.domain.digests import Digest, parse_digest
@@ -41,6 +47,9 @@ if TYPE_CHECKING:
 
 _HASH_CACHE_SIZE = 1024
 MIN_LAYER_PART = 5 * 1024 * 1024
+# Blobs up to this size, sent whole, are kept by the database (configs, small layers).
+INLINE_BLOB_MAX = 64 * 1024
+DEFAULT_UPLOAD_TTL = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +66,25 @@ class Mounted:
 
 class UploadsService:
     def __init__(
-        self, metadata: MetadataStore, blobs: BlobStore, repositories: RepositoriesService
+        self,
+        metadata: MetadataStore,
+        blobs: BlobStore,
+        repositories: RepositoriesService,
+        *,
+        upload_ttl: timedelta = DEFAULT_UPLOAD_TTL,
     ) -> None:
         self._metadata = metadata
         self._blobs = blobs
         self._repositories = repositories
+        self._upload_ttl = upload_ttl.total_seconds()
         self._hashes: OrderedDict[str, tuple[int, _Hash]] = OrderedDict()
         # Weak: a lock lives while some request holds or waits for it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def initiate_layer_upload(self, scope: Scope, name: str) -> UploadStatus:
-        """A file, and no database write: the upload's row comes with its first bytes."""
+        """An id, and nothing stored: see the module's docstring."""
         repository = await self._repositories.get_for_push(scope, name)
-        upload_id = new_upload_id(repository.id, repository.created_at)
-        self._blobs.create_upload(upload_id)
-        return UploadStatus(upload_id, name, 0)
+        return UploadStatus(new_upload_id(repository.id, repository.created_at), name, 0)
 
     async def upload_blob(
         self,
@@ -84,6 +97,13 @@ class UploadsService:
         """A whole blob in one request (`POST ?digest=`); nothing is stored on a mismatch."""
         expected = parse_digest(digest)
         repository = await self._repositories.get_for_push(scope, name)
+        if _inline(length, 0):
+            content = await _read_whole(body, length)
+            _check_digest(expected, _hexdigest(expected, content))
+            await self._metadata.store_blob(
+                repository.id, str(expected), len(content), content=content
+            )
+            return str(expected)
         temp_id = str(uuid.uuid4())
         self._blobs.create_upload(temp_id)
         try:
@@ -114,7 +134,7 @@ class UploadsService:
 
         `ecr_part`: an UploadLayerPart, whose parts but the last must be 5 MiB or more.
         """
-        async with self._held(scope, name, upload_id) as upload:
+        async with self._held(scope, name, upload_id, writing=True) as upload:
             hasher, size = await self._append(upload, body, start, length)
             if not await self._metadata.advance_upload(
                 upload_id,
@@ -142,24 +162,44 @@ class UploadsService:
         if not digest:
             raise InvalidDigest("the digest query parameter is required to complete an upload")
         expected = parse_digest(digest)
-        async with self._held(scope, name, upload_id) as upload:
+        if _inline(length, start):
+            async with self._lock(upload_id):
+                upload = await self._upload(scope, name, upload_id)
+                if upload.offset == 0:  # the whole blob is in this request: no file
+                    content = await _read_whole(body, length)
+                    actual = _hexdigest(expected, content)
+                    await self._complete(upload, expected, actual, len(content), content)
+                    return str(expected)
+        async with self._held(scope, name, upload_id, writing=True) as upload:
             hasher, size = await self._append(upload, body, start, length)
             actual = (
                 hasher.hexdigest()
                 if expected.algorithm == "sha256"
                 else await self._rehash(upload_id, size, expected)
             )
-            if actual != expected.encoded:
-                await self._discard(upload_id)
-            _check_digest(expected, actual)
-            await self._metadata.complete_upload(
-                upload_id,
-                upload.repository_id,
-                str(expected),
-                size,
-                self._placer(upload_id, str(expected)),
-            )
+            await self._complete(upload, expected, actual, size)
         return str(expected)
+
+    async def _complete(
+        self,
+        upload: Upload,
+        expected: Digest,
+        actual: str,
+        size: int,
+        content: bytes | None = None,
+    ) -> None:
+        """Store the blob (its `content`, or the upload's file) and end the upload, which
+        ends too when the bytes do not match. `upload` is as read before this request."""
+        if actual != expected.encoded:
+            await self._discard(upload)
+        _check_digest(expected, actual)
+        digest = str(expected)
+        place = None if content is not None else self._placer(upload.id, digest)
+        stored = await self._metadata.complete_upload(
+            upload.id, upload.repository_id, upload.offset, digest, size, place, content=content
+        )
+        if not stored:  # another request ended or moved it since it was read
+            raise _unknown(upload.id)
 
     async def complete_ecr_layer_upload(
         self, scope: Scope, name: str, upload_id: str, digest: str
@@ -193,8 +233,8 @@ class UploadsService:
         return UploadStatus(upload_id, name, upload.offset)
 
     async def cancel_upload(self, scope: Scope, name: str, upload_id: str) -> None:
-        async with self._held(scope, name, upload_id):
-            await self._discard(upload_id)
+        async with self._held(scope, name, upload_id) as upload:
+            await self._discard(upload)
 
     async def mount_layer(
         self, scope: Scope, name: str, digest: str, source: str | None
@@ -226,35 +266,43 @@ class UploadsService:
             raise _unknown(upload_id)
         upload = await self._metadata.get_upload(upload_id)
         if upload is None:
-            # No bytes committed yet, so no row: the id says which repository started it.
+            # No bytes committed yet, so no row: the id says which repository started it, and
+            # when; it expires as an idle upload's row does.
             started = started_in(upload_id, repository.id, repository.created_at)
-            if started and self._blobs.has_upload(upload_id):
+            if started is not None and time.time() - started < self._upload_ttl:
                 return Upload(upload_id, repository.id, 0)
             raise _unknown(upload_id)
         # An upload of another repository is as unknown here as one that never existed.
-        if upload.repository_id != repository.id:
+        if upload.finished or upload.repository_id != repository.id:
             raise _unknown(upload_id)
         return upload
 
     @contextlib.asynccontextmanager
-    async def _held(self, scope: Scope, name: str, upload_id: str) -> AsyncIterator[Upload]:
-        """The upload, for a request that writes to it: this process's lock, then the upload's
-        own, which requests served by other processes take too. Its row is read once both
-        are held, so the committed length it gives cannot move until the request is done."""
+    async def _held(
+        self, scope: Scope, name: str, upload_id: str, *, writing: bool = False
+    ) -> AsyncIterator[Upload]:
+        """The upload, for a request that changes it: this process's lock, then the upload
+        file's, which requests served by other processes take too. Its row is read again once
+        both are held, so the committed length it gives cannot move until the request is
+        done. `writing`: the request has bytes for it, and the first bytes make the file."""
         async with self._lock(upload_id):
-            if not _is_uuid(upload_id):
-                raise _unknown(upload_id)
+            upload = await self._upload(scope, name, upload_id)  # an unknown id makes no file
+            if writing and upload.offset == 0:
+                self._blobs.create_upload(upload_id)
             with contextlib.ExitStack() as held:
                 try:
                     held.enter_context(self._blobs.hold_upload(upload_id))
+                    holding = True
                 except FileNotFoundError:
-                    raise _unknown(upload_id) from None
+                    # Ended since it was read; or, with no bytes yet, never written to.
+                    if writing or upload.offset:
+                        raise _unknown(upload_id) from None
+                    holding = False
                 except BlockingIOError:
-                    upload = await self._upload(scope, name, upload_id)
                     raise UploadRangeInvalid(
                         "another request is writing to this upload", offset=upload.offset
                     ) from None
-                yield await self._upload(scope, name, upload_id)
+                yield await self._upload(scope, name, upload_id) if holding else upload
 
     def _lock(self, upload_id: str) -> asyncio.Lock:
         lock = self._locks.get(upload_id)
@@ -343,9 +391,31 @@ class UploadsService:
         while len(self._hashes) > _HASH_CACHE_SIZE:
             self._hashes.popitem(last=False)
 
-    async def _discard(self, upload_id: str) -> None:
-        await self._metadata.delete_upload(upload_id)
-        self._blobs.delete_upload(upload_id)
+    async def _discard(self, upload: Upload) -> None:
+        await self._metadata.cancel_upload(upload.id, upload.repository_id)
+        self._blobs.delete_upload(upload.id)
+
+
+def _inline(length: int | None, start: int | None) -> bool:
+    """Whether a request's body may be a whole blob the database keeps (see the module)."""
+    return length is not None and length <= INLINE_BLOB_MAX and not start
+
+
+async def _read_whole(body: AsyncIterator[bytes], length: int | None) -> bytes:
+    chunks, received = [], 0
+    async for chunk in body:
+        received += len(chunk)
+        if length is not None and received > length:
+            break
+        chunks.append(chunk)
+    _check_length(received, length)
+    return b"".join(chunks)
+
+
+def _hexdigest(expected: Digest, content: bytes) -> str:
+    hasher = expected.hasher()
+    hasher.update(content)
+    return hasher.hexdigest()
 
 
 async def _nothing() -> AsyncIterator[bytes]:

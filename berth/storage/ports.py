@@ -108,6 +108,8 @@ class Upload:
     # UploadLayerPart bookkeeping: the newest part's size; whether an earlier part was small.
     last_part_size: int | None = None
     has_small_part: bool = False
+    # Completed or cancelled: its id names nothing any more.
+    finished: bool = False
 
 
 class MetadataStore(Protocol):
@@ -174,10 +176,21 @@ class MetadataStore(Protocol):
     # blobs and their links to repositories
     async def linked_blob_size(self, repository_id: int, digest: str) -> int | None: ...
     async def store_blob(
-        self, repository_id: int, digest: str, size: int, place: Callable[[], None]
+        self,
+        repository_id: int,
+        digest: str,
+        size: int,
+        place: Callable[[], None] | None = None,
+        *,
+        content: bytes | None = None,
     ) -> None:
         """Record the blob and link it to the repository; `place` puts its bytes where they
-        belong, inside the transaction and under the blob's row lock."""
+        belong, inside the transaction and under the blob's row lock, or the database keeps
+        `content` (a small blob) with the row."""
+        ...
+
+    async def blob_contents(self, digests: Sequence[str]) -> dict[str, bytes]:
+        """The bytes of those blobs that the database keeps (see `store_blob`)."""
         ...
 
     async def link_existing_blob(self, repository_id: int, digest: str) -> int | None:
@@ -213,9 +226,9 @@ class MetadataStore(Protocol):
 
     async def find_blob(
         self, account_id: str, region: str, name: str, digest: str
-    ) -> tuple[int, int | None] | None:
-        """Like `find_manifest`: None without the repository, else its id and the blob's size
-        when the blob is linked to it."""
+    ) -> tuple[int, int | None, bool] | None:
+        """Like `find_manifest`: None without the repository, else its id, the blob's size
+        when the blob is linked to it, and whether the database holds its bytes."""
         ...
 
     async def missing_manifests(self, repository_id: int, digests: Sequence[str]) -> list[str]: ...
@@ -277,7 +290,8 @@ class MetadataStore(Protocol):
 
     # uploads
     async def get_upload(self, upload_id: str) -> Upload | None:
-        """The upload's row: there is none until its first bytes are committed."""
+        """The upload's row: there is none until its first bytes are committed, or until it
+        ends without any (then the row says it is `finished`)."""
         ...
 
     async def advance_upload(
@@ -300,14 +314,25 @@ class MetadataStore(Protocol):
         self,
         upload_id: str,
         repository_id: int,
+        offset: int,
         digest: str,
         size: int,
-        place: Callable[[], None],
-    ) -> None:
-        """`store_blob` and forget the upload, atomically."""
+        place: Callable[[], None] | None = None,
+        *,
+        content: bytes | None = None,
+    ) -> bool:
+        """`store_blob` and mark the upload finished, atomically, if its committed length is
+        still `offset` and it has not finished; False (nothing written) otherwise."""
         ...
 
-    async def delete_upload(self, upload_id: str) -> bool: ...
+    async def cancel_upload(self, upload_id: str, repository_id: int) -> None:
+        """Mark the upload finished, whatever its length."""
+        ...
+
+    async def expire_upload(self, upload_id: str) -> bool:
+        """Mark an abandoned upload finished; False when it was already. Its row stays for
+        another upload lifetime, by the end of which its id has expired too."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +356,7 @@ class GarbageStore(Protocol):
     """Batches of garbage collection; each call is one transaction."""
 
     async def expired_uploads(self, before: datetime, limit: int) -> list[str]: ...
+    async def forget_finished_uploads(self, before: datetime) -> None: ...
     async def known_uploads(self, upload_ids: Sequence[str]) -> set[str]: ...
     async def collect_referrers(self, before: datetime, limit: int) -> int: ...
     async def collect_links(
@@ -483,7 +509,10 @@ class UploadWriter(Protocol):
 class BlobStore(Protocol):
     """Bytes only; which repository may read a blob is metadata's business."""
 
-    def create_upload(self, upload_id: str) -> None: ...
+    def create_upload(self, upload_id: str) -> None:
+        """The upload's (empty) file, if it has none yet."""
+        ...
+
     def open_upload(self, upload_id: str, offset: int) -> UploadWriter:
         """A writer appending at `offset`; anything past it (an unacknowledged chunk) is dropped."""
         ...
@@ -495,7 +524,6 @@ class BlobStore(Protocol):
         it, FileNotFoundError when the upload is gone (completed or cancelled)."""
         ...
 
-    def has_upload(self, upload_id: str) -> bool: ...
     def read_upload(self, upload_id: str, length: int) -> Iterator[bytes]: ...
     def place_upload(self, upload_id: str, digest: str) -> None:
         """Move a closed (so durable) upload into place as blob `digest` (atomic rename;

@@ -44,6 +44,36 @@ def test_range_request_resumes_a_download(registry: RunningRegistry) -> None:
     assert response.headers["Content-Range"] == f"bytes 1000-1999/{len(data)}"
 
 
+@pytest.mark.parametrize("size", [10_000, 300_000], ids=["in-the-database", "in-a-file"])
+@pytest.mark.parametrize(
+    ("header", "part"),
+    [
+        ("bytes=1000-1999", slice(1000, 2000)),
+        ("bytes=-500", slice(-500, None)),
+        ("bytes=9000-", slice(9000, None)),
+        ("bytes=0-0", slice(0, 1)),
+        ("bytes=5000000-", None),  # past the end
+        ("bytes=abc", None),  # malformed
+    ],
+)
+def test_ranges_are_served_alike_from_the_database_and_from_files(
+    registry: RunningRegistry, size: int, header: str, part: slice | None
+) -> None:
+    """Small blobs are kept by the database, larger ones in files: a client cannot tell."""
+    data = os.urandom(size)
+    digest = push_blob(registry.client, NAME, data)
+    response = registry.client.get(f"/v2/{NAME}/blobs/{digest}", headers={"Range": header})
+    if part is None:
+        assert response.status_code == 416
+        assert response.headers["Content-Range"] == f"bytes */{size}"
+        return
+    first, stop, _ = part.indices(size)
+    assert response.status_code == 206
+    assert response.content == data[part]
+    assert response.headers["Content-Range"] == f"bytes {first}-{stop - 1}/{size}"
+    assert response.headers["Docker-Content-Digest"] == digest
+
+
 def test_post_then_put_upload(registry: RunningRegistry) -> None:
     data = b"post then put"
     start = registry.client.post(f"/v2/{NAME}/blobs/uploads/")

@@ -33,9 +33,34 @@ async def get_blob(
         headers["Content-Type"] = "application/octet-stream"
         headers["Content-Length"] = str(layer.size)
         return web.Response(status=200, headers=headers)
+    if layer.inline:
+        return _content_response(request, await ctx.registry.blobs.content(layer), headers)
     response = web.FileResponse(layer.path, headers=headers)
     response.content_type = "application/octet-stream"
     return response
+
+
+def _content_response(
+    request: web.Request, content: bytes, headers: dict[str, str]
+) -> web.Response:
+    """A blob the database keeps, whole or one range of it, as FileResponse serves a file."""
+    try:
+        wanted: slice | None = request.http_range
+    except ValueError:  # malformed: unsatisfiable, as FileResponse answers
+        wanted = None
+    if wanted is not None and wanted.start is None and wanted.stop is None:
+        return web.Response(body=content, headers=headers, content_type="application/octet-stream")
+    first, stop, _ = wanted.indices(len(content)) if wanted is not None else (0, 0, 1)
+    if first >= len(content) or stop <= first:
+        headers["Content-Range"] = f"bytes */{len(content)}"
+        return web.Response(status=416, headers=headers)
+    headers["Content-Range"] = f"bytes {first}-{stop - 1}/{len(content)}"
+    return web.Response(
+        status=206,
+        body=content[first:stop],
+        headers=headers,
+        content_type="application/octet-stream",
+    )
 
 
 async def delete_blob(request: web.Request, ctx: Context, name: str, digest: str) -> web.Response:

@@ -224,13 +224,10 @@ class FilesystemBlobStore:
         return Path(self._blob_file(digest)[1])
 
     def create_upload(self, upload_id: str) -> None:
-        os.close(os.open(self._upload_path(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.close(os.open(self._upload_path(upload_id), os.O_WRONLY | os.O_CREAT, 0o600))
 
     def open_upload(self, upload_id: str, offset: int) -> _FileWriter:
         return _FileWriter(self._upload_path(upload_id), offset, self._buffers, self._direct)
-
-    def has_upload(self, upload_id: str) -> bool:
-        return os.path.exists(self._upload_path(upload_id))
 
     @contextlib.contextmanager
     def hold_upload(self, upload_id: str) -> Iterator[None]:

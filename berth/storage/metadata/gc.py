@@ -25,8 +25,16 @@ from berth.storage.metadata.schema import (
     tags,
     uploads,
 )
-from berth.storage.metadata.store import BLOB, MANIFEST, SqlMetadataStore, drop_manifest
+from berth.storage.metadata.store import (
+    BLOB,
+    FINISHED,
+    MANIFEST,
+    SqlMetadataStore,
+    drop_manifest,
+)
 from berth.storage.ports import GarbageEstimate, StorageUsage
+
+_in_progress = uploads.c.offset != FINISHED
 
 
 def _link_unreferenced() -> sa.ColumnElement[bool]:
@@ -69,9 +77,18 @@ class SqlGarbageStore:
 
     async def expired_uploads(self, before: datetime, limit: int) -> list[str]:
         query = (
-            sa.select(uploads.c.id).where(uploads.c.updated_at < before).order_by(uploads.c.id)
+            sa.select(uploads.c.id)
+            .where(uploads.c.updated_at < before, _in_progress)
+            .order_by(uploads.c.id)
         ).limit(limit)
         return await self._store.read(lambda conn: list(conn.execute(query).scalars()))
+
+    async def forget_finished_uploads(self, before: datetime) -> None:
+        """Drop the rows of uploads that ended before `before`: their ids have expired too."""
+        statement = sa.delete(uploads).where(
+            uploads.c.updated_at < before, uploads.c.offset == FINISHED
+        )
+        await self._store.write(lambda conn: conn.execute(statement))
 
     async def known_uploads(self, upload_ids: Sequence[str]) -> set[str]:
         query = sa.select(uploads.c.id).where(uploads.c.id.in_(list(upload_ids)))
@@ -177,7 +194,7 @@ class SqlGarbageStore:
         link_kept = sa.or_(repository_blobs.c.created_at >= before, ~_link_unreferenced())
         count = sa.func.count()
         queries = (
-            sa.select(count).where(uploads.c.updated_at < uploads_before),
+            sa.select(count).where(uploads.c.updated_at < uploads_before, _in_progress),
             sa.select(count).where(_orphan_referrer(before)),
             sa.select(count).where(repository_blobs.c.created_at < before, _link_unreferenced()),
             sa.select(count, sa.func.coalesce(sa.func.sum(blobs.c.size), 0)).where(
@@ -193,7 +210,7 @@ class SqlGarbageStore:
         return await self._store.read(work)
 
     async def uploads_in_progress(self) -> int:
-        query = sa.select(sa.func.count()).select_from(uploads)
+        query = sa.select(sa.func.count()).where(_in_progress)
         return int(await self._store.read(lambda conn: conn.execute(query).scalar_one()))
 
     async def storage_usage(self) -> StorageUsage:

@@ -93,6 +93,21 @@ blobs = sa.Table(
     sa.Column("created_at", timestamp(), nullable=False),
 )
 
+# The bytes of small blobs (`services.uploads.INLINE_BLOB_MAX`), kept beside their row and not
+# in a file each: storing one costs a few pages of the commit that records it, where a file
+# costs an inode, two fsyncs and a rename. Larger blobs live in the blob store.
+blob_contents = sa.Table(
+    "blob_contents",
+    metadata,
+    sa.Column(
+        "digest",
+        sa.String(200),
+        sa.ForeignKey("blobs.digest", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+)
+
 repository_blobs = sa.Table(
     "repository_blobs",
     metadata,

@@ -37,6 +37,7 @@ from berth.storage.metadata.schema import (
     access_keys,
     account_settings,
     accounts,
+    blob_contents,
     blobs,
     lifecycle_policies,
     manifest_references,
@@ -103,7 +104,9 @@ def _pull_statements() -> dict[str, sa.Select[Any]]:
             ),
         )
         .where(*in_repository),
-        "blob": sa.select(repo.id, blobs.c.size)
+        "blob": sa.select(
+            repo.id, blobs.c.size, blob_contents.c.digest.is_not(None).label("inline")
+        )
         .select_from(repositories)
         .outerjoin(
             repository_blobs,
@@ -113,6 +116,7 @@ def _pull_statements() -> dict[str, sa.Select[Any]]:
             ),
         )
         .outerjoin(blobs, blobs.c.digest == repository_blobs.c.digest)
+        .outerjoin(blob_contents, blob_contents.c.digest == blobs.c.digest)
         .where(*in_repository),
     }
 
@@ -148,6 +152,18 @@ def _upsert(
     return statement
 
 
+def _upload_statement(sql: str) -> sa.TextClause:
+    """An upload row's statement, returning its id when it matched: `offset` is a keyword
+    that SQLAlchemy's own constructs quote, so these are written as text like `_upsert`'s."""
+    binds = [sa.bindparam("now", type_=uploads.c.updated_at.type)]
+    return sa.text(sql).bindparams(*binds).columns(uploads.c.id)  # type: ignore[return-value]
+
+
+# An upload's row once it is completed or cancelled, until it expires: an id names an upload
+# from its start without any row (see `berth.domain.upload_ids`), so the end needs one.
+FINISHED = -1
+
+
 def _push_statements() -> dict[str, Any]:
     """The push path's statements, built once with bound parameters: built per call, their
     construction and cache-key generation cost more than running them."""
@@ -163,7 +179,28 @@ def _push_statements() -> dict[str, Any]:
         .where(repositories.c.id == p("id"))
         .with_for_update(read=True, key_share=True),
         "upload": sa.select(uploads).where(uploads.c.id == p("id")),
-        "delete_upload": sa.delete(uploads).where(uploads.c.id == p("id")),
+        "expire_upload": _upload_statement(
+            f'UPDATE uploads SET "offset" = {FINISHED}, updated_at = :now '
+            f'WHERE id = :id AND "offset" <> {FINISHED} RETURNING id'
+        ),
+        # Ending an upload that has no row (no bytes committed): fails when any row exists.
+        "claim_upload": _upload_statement(
+            'INSERT INTO uploads (id, repository_id, "offset", created_at, updated_at) '
+            f"VALUES (:id, :repository_id, {FINISHED}, :now, :now) "
+            "ON CONFLICT (id) DO NOTHING RETURNING id"
+        ),
+        # Ending an upload at the length it was read at: fails when it has moved or ended.
+        "finish_upload": _upload_statement(
+            f'UPDATE uploads SET "offset" = {FINISHED}, updated_at = :now '
+            'WHERE id = :id AND "offset" = :expected RETURNING id'
+        ),
+        "cancel_upload": _upload_statement(
+            'INSERT INTO uploads (id, repository_id, "offset", created_at, updated_at) '
+            f"VALUES (:id, :repository_id, {FINISHED}, :now, :now) "
+            f'ON CONFLICT (id) DO UPDATE SET "offset" = {FINISHED}, updated_at = :now '
+            "RETURNING id"
+        ),
+        "content": _upsert(blob_contents, ("digest", "content"), ("digest",)),
         "blob": _upsert(blobs, ("digest", "size", "created_at"), ("digest",), ("size",)),
         "link": _upsert(
             repository_blobs,
@@ -787,7 +824,8 @@ class SqlMetadataStore:
         repository_id: int,
         digest: str,
         size: int,
-        place: Callable[[], None],
+        place: Callable[[], None] | None,
+        content: bytes | None,
     ) -> None:
         params = {
             "repository_id": repository_id,
@@ -800,7 +838,10 @@ class SqlMetadataStore:
         # collection deletes a blob's file only while holding that lock: so the bytes `place`
         # puts down cannot be removed before this link makes them referenced.
         self._run(conn, "blob", params)
-        place()
+        if content is not None:
+            self._run(conn, "content", {"digest": digest, "content": content})
+        elif place is not None:
+            place()
         self._run(conn, "link", params)
 
     def _hold_repository(self, conn: sa.Connection, repository_id: int) -> None:
@@ -810,9 +851,25 @@ class SqlMetadataStore:
             raise RepositoryNotFound("The repository was deleted while this request was served")
 
     async def store_blob(
-        self, repository_id: int, digest: str, size: int, place: Callable[[], None]
+        self,
+        repository_id: int,
+        digest: str,
+        size: int,
+        place: Callable[[], None] | None = None,
+        *,
+        content: bytes | None = None,
     ) -> None:
-        await self._write(lambda conn: self._store(conn, repository_id, digest, size, place))
+        await self._write(
+            lambda conn: self._store(conn, repository_id, digest, size, place, content)
+        )
+
+    async def blob_contents(self, digests: Sequence[str]) -> dict[str, bytes]:
+        if not digests:
+            return {}
+        query = sa.select(blob_contents.c.digest, blob_contents.c.content).where(
+            blob_contents.c.digest.in_(set(digests))
+        )
+        return await self._read(lambda conn: {d: bytes(c) for d, c in conn.execute(query)})
 
     async def link_existing_blob(self, repository_id: int, digest: str) -> int | None:
         def work(conn: sa.Connection) -> int | None:
@@ -912,11 +969,11 @@ class SqlMetadataStore:
 
     async def find_blob(
         self, account_id: str, region: str, name: str, digest: str
-    ) -> tuple[int, int | None] | None:
+    ) -> tuple[int, int | None, bool] | None:
         row = await self._pull_row(
             "blob", {"account": account_id, "region": region, "name": name, "ref": digest}
         )
-        return None if row is None else (row[0], row[1])
+        return None if row is None else (row[0], row[1], bool(row[2]))
 
     async def missing_manifests(self, repository_id: int, digests: Sequence[str]) -> list[str]:
         if not digests:
@@ -1196,6 +1253,8 @@ class SqlMetadataStore:
         if not rows:
             return None
         row = rows[0]
+        if row.offset == FINISHED:
+            return Upload(row.id, row.repository_id, 0, finished=True)
         return Upload(
             row.id, row.repository_id, row.offset, row.last_part_size, bool(row.has_small_part)
         )
@@ -1252,21 +1311,40 @@ class SqlMetadataStore:
         self,
         upload_id: str,
         repository_id: int,
+        offset: int,
         digest: str,
         size: int,
-        place: Callable[[], None],
-    ) -> None:
+        place: Callable[[], None] | None = None,
+        *,
+        content: bytes | None = None,
+    ) -> bool:
+        params = {"id": upload_id, "repository_id": repository_id, "expected": offset}
+        params["now"] = utcnow()
+
+        def work(conn: sa.Connection) -> bool:
+            self._hold_repository(conn, repository_id)  # before the row that refers to it
+            ended = self._run(conn, "finish_upload", params) or (
+                not offset and self._run(conn, "claim_upload", params)
+            )
+            if not ended:
+                return False
+            self._store(conn, repository_id, digest, size, place, content)
+            return True
+
+        return await self._write(work)
+
+    async def cancel_upload(self, upload_id: str, repository_id: int) -> None:
+        params = {"id": upload_id, "repository_id": repository_id, "now": utcnow()}
+
         def work(conn: sa.Connection) -> None:
-            self._store(conn, repository_id, digest, size, place)
-            self._run(conn, "delete_upload", {"id": upload_id})
+            self._hold_repository(conn, repository_id)
+            self._run(conn, "cancel_upload", params)
 
         await self._write(work)
 
-    async def delete_upload(self, upload_id: str) -> bool:
-        statement = self._push["delete_upload"]
-        return await self._write(
-            lambda conn: conn.execute(statement, {"id": upload_id}).rowcount > 0
-        )
+    async def expire_upload(self, upload_id: str) -> bool:
+        params = {"id": upload_id, "now": utcnow()}
+        return await self._write(lambda conn: bool(self._run(conn, "expire_upload", params)))
 
 
 def _first_chunk(

@@ -1,4 +1,4 @@
-"""Upload ids carry the repository they were started in."""
+"""Upload ids carry the repository they were started in, and when."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def test_ids_differ_and_a_changed_character_names_nothing() -> None:
     ids = {new_upload_id(3, CREATED) for _ in range(1000)}
     assert len(ids) == 1000
     upload_id = ids.pop()
-    for position in (0, 14, 24, 35):  # the random half, the version digit, the check half
+    # The random half, the version digit, the check quarter, the time quarter.
+    for position in (0, 14, 24, 35):
         digit = upload_id[position]
         changed = upload_id[:position] + ("0" if digit != "0" else "1") + upload_id[position + 1 :]
         assert not started_in(changed, 3, CREATED)
@@ -43,3 +44,13 @@ def test_ids_differ_and_a_changed_character_names_nothing() -> None:
 def test_a_plain_random_uuid_is_not_an_upload_of_any_repository() -> None:
     plain = [str(uuid.uuid4()) for _ in range(200)]
     assert not any(started_in(u, r, CREATED) for u in plain for r in range(1, 6))
+
+
+def test_an_id_says_when_it_was_started_to_the_second() -> None:
+    upload_id = new_upload_id(5, CREATED, now=1_800_000_000.7)
+    assert started_in(upload_id, 5, CREATED) == 1_800_000_000.0
+    assert started_in(new_upload_id(5, CREATED), 5, CREATED) is not None
+    # Another start time written over the last quarter no longer matches the check.
+    raw = uuid.UUID(upload_id).bytes
+    moved = str(uuid.UUID(bytes=raw[:12] + (1_700_000_000).to_bytes(4, "big")))
+    assert started_in(moved, 5, CREATED) is None

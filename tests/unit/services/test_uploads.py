@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import itertools
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -17,8 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from berth.domain.scope import Scope
-from berth.errors import RepositoryNotFound, UploadNotFound, UploadRangeInvalid
+from berth.domain.upload_ids import new_upload_id
+from berth.errors import (
+    DigestMismatch,
+    RepositoryNotFound,
+    SizeInvalid,
+    UploadNotFound,
+    UploadRangeInvalid,
+)
 from berth.services.registry import Registry
+from berth.services.uploads import DEFAULT_UPLOAD_TTL, INLINE_BLOB_MAX
 from berth.storage.blobs.filesystem import FilesystemBlobStore
 from berth.storage.metadata import migrate
 from berth.storage.metadata.lifecycle import SqlLifecycleStore
@@ -56,6 +65,12 @@ async def store(root: Path) -> AsyncIterator[tuple[SqlMetadataStore, FilesystemB
 def process(metadata: SqlMetadataStore, blobs: FilesystemBlobStore) -> Registry:
     """The services of one process on the store: a fresh one is a restart, or another worker."""
     return Registry.build(metadata, blobs, SqlLifecycleStore(metadata))
+
+
+async def layer_bytes(registry: Registry, name: str, digest: str) -> bytes:
+    """A stored blob's bytes, from the database or from its file."""
+    layer = await registry.blobs.get_layer(SCOPE, name, digest)
+    return await registry.blobs.content(layer) if layer.inline else layer.path.read_bytes()
 
 
 def in_temp_dir(main: Callable[[Path], Awaitable[T]]) -> T:
@@ -118,8 +133,7 @@ def test_any_chunking_gives_the_right_digest(
                 length=len(last),
             )
             assert done == digest
-            layer = await registry.blobs.get_layer(SCOPE, "prop/test", digest)
-            return layer.path.read_bytes()
+            return await layer_bytes(registry, "prop/test", digest)
 
     assert in_temp_dir(run) == data
 
@@ -192,23 +206,36 @@ def test_an_upload_has_no_row_until_its_first_bytes_and_belongs_to_its_repositor
             assert row is not None and row.offset == 3
             with pytest.raises(UploadNotFound):
                 await uploads.get_upload_status(SCOPE, "other/repo", upload.id)
-            # Cancelled before any bytes: the file goes and the id is unknown from then on.
+            # Cancelled before any bytes: the id is unknown from then on, by a finished row.
             empty = await uploads.initiate_layer_upload(SCOPE, "rowless/test")
             await uploads.cancel_upload(SCOPE, "rowless/test", empty.id)
-            assert not blobs.has_upload(empty.id)
+            ended = await metadata.get_upload(empty.id)
+            assert ended is not None and ended.finished
             with pytest.raises(UploadNotFound):
                 await uploads.get_upload_status(SCOPE, "rowless/test", empty.id)
-            # Completed with no PATCH at all (POST, then PUT with the bytes).
+            with pytest.raises(UploadNotFound):
+                await uploads.upload_layer_part(
+                    SCOPE, "rowless/test", empty.id, stream(b"x", 1), start=0, length=1
+                )
+            # Completed with no PATCH at all (POST, then PUT with the bytes): no file ever,
+            # the database keeps the bytes, and the id is unknown from then on.
             whole = await uploads.initiate_layer_upload(SCOPE, "rowless/test")
             digest = "sha256:" + hashlib.sha256(b"one go").hexdigest()
             await uploads.complete_layer_upload(
                 SCOPE, "rowless/test", whole.id, digest, stream(b"one go", 4), start=0, length=6
             )
             layer = await registry.blobs.get_layer(SCOPE, "rowless/test", digest)
-            assert layer.path.read_bytes() == b"one go"
-            assert await metadata.get_upload(whole.id) is None
+            assert layer.inline and await registry.blobs.content(layer) == b"one go"
+            assert not layer.path.exists()
+            assert not (root / "uploads" / whole.id).exists()
+            ended = await metadata.get_upload(whole.id)
+            assert ended is not None and ended.finished
             with pytest.raises(UploadNotFound):
                 await uploads.get_upload_status(SCOPE, "rowless/test", whole.id)
+            with pytest.raises(UploadNotFound):
+                await uploads.complete_layer_upload(
+                    SCOPE, "rowless/test", whole.id, digest, stream(b"one go", 4), length=6
+                )
 
     in_temp_dir(run)
 
@@ -293,12 +320,163 @@ def test_an_upload_of_a_deleted_repository_is_unknown_in_one_created_under_its_i
             await registry.uploads.initiate_layer_upload(SCOPE, "second")
             second = await registry.repositories.get(SCOPE, "second")
             assert second.id == first.id  # what this guards against: the id came back
-            assert blobs.has_upload(upload.id)
             with pytest.raises(UploadNotFound):
                 await registry.uploads.upload_layer_part(
                     SCOPE, "second", upload.id, stream(b"bytes", 5), start=0, length=5
                 )
             with pytest.raises(UploadNotFound):
                 await registry.uploads.get_upload_status(SCOPE, "second", upload.id)
+
+    in_temp_dir(run)
+
+
+@pytest.mark.parametrize("size", [0, 1, INLINE_BLOB_MAX, INLINE_BLOB_MAX + 1, 3 << 20])
+@pytest.mark.parametrize("request_kind", ["post-then-put", "post-with-digest"])
+def test_a_small_blob_sent_whole_is_kept_by_the_database_and_a_larger_one_in_a_file(
+    size: int, request_kind: str
+) -> None:
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    name = "whole/blob"
+
+    async def run(root: Path) -> None:
+        async with store(root) as (metadata, blobs):
+            registry = process(metadata, blobs)
+            if request_kind == "post-with-digest":
+                await registry.uploads.upload_blob(SCOPE, name, digest, stream(data, 7000), size)
+            else:
+                upload = await registry.uploads.initiate_layer_upload(SCOPE, name)
+                await registry.uploads.complete_layer_upload(
+                    SCOPE, name, upload.id, digest, stream(data, 7000), length=size
+                )
+            layer = await registry.blobs.get_layer(SCOPE, name, digest)
+            assert layer.size == size
+            assert layer.inline == (size <= INLINE_BLOB_MAX)
+            assert layer.path.exists() == (size > INLINE_BLOB_MAX)
+            assert await layer_bytes(registry, name, digest) == data
+            assert not list((root / "uploads").iterdir())
+
+    in_temp_dir(run)
+
+
+def test_a_body_shorter_or_not_matching_its_digest_stores_nothing_and_ends_the_upload() -> None:
+    name = "whole/bad"
+    data = b"a small config"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+
+    async def run(root: Path) -> None:
+        async with store(root) as (metadata, blobs):
+            uploads = process(metadata, blobs).uploads
+            short = await uploads.initiate_layer_upload(SCOPE, name)
+            with pytest.raises(SizeInvalid):
+                await uploads.complete_layer_upload(
+                    SCOPE, name, short.id, digest, stream(data[:5], 2), length=len(data)
+                )
+            wrong = await uploads.initiate_layer_upload(SCOPE, name)
+            with pytest.raises(DigestMismatch):
+                await uploads.complete_layer_upload(
+                    SCOPE, name, wrong.id, digest, stream(b"something else", 3), length=14
+                )
+            with pytest.raises(UploadNotFound):  # a mismatch ends the upload, as a file's does
+                await uploads.get_upload_status(SCOPE, name, wrong.id)
+            with pytest.raises(DigestMismatch):
+                await uploads.upload_blob(SCOPE, name, digest, stream(b"other", 2), 5)
+            stored = await metadata.blob_contents([digest])
+            query = sa.select(blob_rows).where(blob_rows.c.digest == digest)
+            assert stored == {} and await metadata.read(lambda c: c.execute(query).all()) == []
+
+    in_temp_dir(run)
+
+
+def test_an_upload_id_expires_with_the_upload_lifetime() -> None:
+    """An upload that never got bytes has no row to expire: its id says when it started."""
+    name = "whole/expiry"
+
+    async def run(root: Path) -> None:
+        async with store(root) as (metadata, blobs):
+            registry = process(metadata, blobs)
+            await registry.uploads.initiate_layer_upload(SCOPE, name)
+            repository = await registry.repositories.get(SCOPE, name)
+            day = DEFAULT_UPLOAD_TTL.total_seconds()
+            old = new_upload_id(repository.id, repository.created_at, now=time.time() - day - 60)
+            recent = new_upload_id(repository.id, repository.created_at, now=time.time() - 60)
+            with pytest.raises(UploadNotFound):
+                await registry.uploads.get_upload_status(SCOPE, name, old)
+            with pytest.raises(UploadNotFound):
+                await registry.uploads.upload_layer_part(
+                    SCOPE, name, old, stream(b"late", 4), start=0, length=4
+                )
+            assert not (root / "uploads" / old).exists()  # refused before any file is made
+            status = await registry.uploads.get_upload_status(SCOPE, name, recent)
+            assert status.offset == 0
+
+    in_temp_dir(run)
+
+
+def test_two_processes_completing_one_upload_store_one_blob_and_refuse_the_other() -> None:
+    """No file to lock when the bytes come whole: the database decides, and the loser is told
+    the upload is gone, as it would be after a completion it did not see."""
+    name = "whole/race"
+
+    async def run(root: Path) -> None:
+        async with store(root) as (metadata, blobs):
+            first, second = process(metadata, blobs), process(metadata, blobs)
+            upload = await first.uploads.initiate_layer_upload(SCOPE, name)
+            one, two = b"one body", b"two body"
+            results = await asyncio.gather(
+                *(
+                    registry.uploads.complete_layer_upload(
+                        SCOPE,
+                        name,
+                        upload.id,
+                        "sha256:" + hashlib.sha256(body).hexdigest(),
+                        stream(body, 3),
+                        length=len(body),
+                    )
+                    for registry, body in ((first, one), (second, two))
+                ),
+                return_exceptions=True,
+            )
+            stored = [r for r in results if isinstance(r, str)]
+            refused = [r for r in results if isinstance(r, UploadNotFound)]
+            assert len(stored) == 1 and len(refused) == 1, results
+            digests = {"sha256:" + hashlib.sha256(b).hexdigest() for b in (one, two)}
+            assert set(await metadata.blob_contents(sorted(digests))) == set(stored)
+
+    in_temp_dir(run)
+
+
+def test_a_whole_blob_completing_an_upload_that_a_chunk_is_starting_elsewhere() -> None:
+    """One process receives a first PATCH while another completes the same upload with a whole
+    body: one of them wins, and the stored blob is whole either way."""
+    name = "whole/versus-chunk"
+    whole = b"the whole blob"
+    digest = "sha256:" + hashlib.sha256(whole).hexdigest()
+
+    async def run(root: Path) -> None:
+        async with store(root) as (metadata, blobs):
+            patcher, completer = process(metadata, blobs), process(metadata, blobs)
+            upload = await patcher.uploads.initiate_layer_upload(SCOPE, name)
+            gate = asyncio.Event()
+            chunk = asyncio.ensure_future(
+                patcher.uploads.upload_layer_part(
+                    SCOPE,
+                    name,
+                    upload.id,
+                    held_back(b"half ", gate, b"a chunk"),
+                    start=0,
+                    length=None,
+                )
+            )
+            await asyncio.sleep(0.05)  # the chunk's file exists and is held
+            await completer.uploads.complete_layer_upload(
+                SCOPE, name, upload.id, digest, stream(whole, 4), length=len(whole)
+            )
+            gate.set()
+            with pytest.raises(UploadRangeInvalid):
+                await chunk
+            assert await layer_bytes(completer, name, digest) == whole
+            with pytest.raises(UploadNotFound):
+                await patcher.uploads.get_upload_status(SCOPE, name, upload.id)
 
     in_temp_dir(run)
