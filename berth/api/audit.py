@@ -150,9 +150,10 @@ def oci_observer(trail: AuditTrail) -> OciObserve:
             reference,
             arn,
         )
-        if response.status >= 400 or request.method != "GET":
-            # Failures and pushes (every blob and image a record of its own) would only fill
-            # the cache with templates that are never used again.
+        if response.status >= 400 or (reference is not None and request.method != "GET"):
+            # Failures and pushes of images or blobs named in the URL would only fill the cache
+            # with templates that are never used again; uploads (an upload's id and its
+            # digest are not recorded) repeat as pulls do.
             error = (type(failure).__name__, failure.message) if failure else (None, None)
             trail.record(
                 lambda: _registry_template(*fields, *error).entry(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from berth.domain.digests import Digest, parse_digest
 from berth.domain.scope import Scope
-from berth.domain.upload_ids import new_upload_id, started_in
+from berth.domain.upload_ids import is_upload_id, new_upload_id, started_in
 from berth.errors import (
     DigestMismatch,
     EmptyUpload,
@@ -262,7 +262,7 @@ class UploadsService:
 
     async def _upload(self, scope: Scope, name: str, upload_id: str) -> Upload:
         repository = await self._repositories.get(scope, name)
-        if not _is_uuid(upload_id):
+        if not is_upload_id(upload_id):
             raise _unknown(upload_id)
         upload = await self._metadata.get_upload(upload_id)
         if upload is None:
@@ -425,13 +425,6 @@ async def _nothing() -> AsyncIterator[bytes]:
 
 def _unknown(upload_id: str) -> UploadNotFound:
     return UploadNotFound(f"upload {upload_id[:64]} is unknown", upload_id=upload_id[:64])
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
 
 
 def _check_length(received: int, declared: int | None) -> None:

@@ -160,7 +160,8 @@ def test_no_secret_is_ever_recorded(registry: RunningRegistry, activity: dict[st
 
 
 def test_only_pulls_keep_their_serialised_record(registry: RunningRegistry) -> None:
-    """Pull records repeat and are serialised once; every push record is a new one, and kept
+    """Pull records repeat and are serialised once, and so do blob uploads (their records name
+    the repository only); a record naming a pushed tag or digest is a new one, and kept
     templates of them only held memory (thousands of tags pushed: megabytes per process)."""
     from berth.api.audit import _cached_registry_template
 
@@ -168,10 +169,16 @@ def test_only_pulls_keep_their_serialised_record(registry: RunningRegistry) -> N
     _cached_registry_template.cache_clear()
     push_image(registry.client, "audit/cache", "v1")
     lookup(registry, "ResourceName", "audit/cache")  # a lookup flushes what is queued
-    assert _cached_registry_template.cache_info().currsize == 0
+    after_one = _cached_registry_template.cache_info().currsize
+    assert after_one == 1  # the blobs' CompleteLayerUpload
+    push_image(registry.client, "audit/cache", "v2", seed=b"another image")
+    lookup(registry, "ResourceName", "audit/cache")
+    assert _cached_registry_template.cache_info().currsize == after_one
+    _cached_registry_template.cache_clear()
     for _ in range(3):
         assert registry.client.get("/v2/audit/cache/manifests/v1").status_code == 200
     names = [e["EventName"] for e in lookup(registry, "ResourceName", "audit/cache")]
-    assert names.count("BatchGetImage") == 3 and "PutImage" in names
+    assert names.count("BatchGetImage") == 3 and names.count("PutImage") == 2
+    assert names.count("CompleteLayerUpload") == 6
     info = _cached_registry_template.cache_info()
     assert (info.currsize, info.hits) == (1, 2)

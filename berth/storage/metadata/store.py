@@ -1323,8 +1323,10 @@ class SqlMetadataStore:
 
         def work(conn: sa.Connection) -> bool:
             self._hold_repository(conn, repository_id)  # before the row that refers to it
-            ended = self._run(conn, "finish_upload", params) or (
-                not offset and self._run(conn, "claim_upload", params)
+            # An upload read at length 0 has no row, almost always (an empty first PATCH
+            # makes one): the claim, tried first, is then the only statement.
+            ended = (not offset and self._run(conn, "claim_upload", params)) or self._run(
+                conn, "finish_upload", params
             )
             if not ended:
                 return False

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from berth.domain.upload_ids import new_upload_id, started_in
+from berth.domain.upload_ids import is_upload_id, new_upload_id, started_in
 
 CREATED = datetime(2026, 12, 7, 16, 45, 1, 123456, tzinfo=UTC)
 
@@ -54,3 +54,26 @@ def test_an_id_says_when_it_was_started_to_the_second() -> None:
     raw = uuid.UUID(upload_id).bytes
     moved = str(uuid.UUID(bytes=raw[:12] + (1_700_000_000).to_bytes(4, "big")))
     assert started_in(moved, 5, CREATED) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "6f1c2a9e-8d4b-4c1a-9e2f-0123456789ab",
+        "6F1C2A9E-8D4B-4C1A-9E2F-0123456789AB",
+        "6f1c2a9e8d4b4c1a9e2f0123456789ab",
+        "{6f1c2a9e-8d4b-4c1a-9e2f-0123456789ab}",
+        "6f1c2a9e-8d4b-4c1a-9e2f-0123456789ab\n",
+        "urn:uuid:6f1c2a9e-8d4b-4c1a-9e2f-0123456789ab",
+        "6f1c2a9e-8d4b-4c1a-9e2f-0123456789a",
+        "",
+    ],
+)
+def test_only_the_canonical_form_is_an_upload_id(value: str) -> None:
+    canonical = True
+    try:
+        canonical = str(uuid.UUID(value)) == value
+    except ValueError:
+        canonical = False
+    assert is_upload_id(value) == canonical
+    assert is_upload_id(value) == (value == "6f1c2a9e-8d4b-4c1a-9e2f-0123456789ab")
