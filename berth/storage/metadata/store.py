@@ -50,7 +50,7 @@ from berth.storage.metadata.schema import (
 )
 from berth.storage.metadata.schema import events as outbox
 from berth.storage.metadata.urls import sync_url
-from berth.storage.metadata.writer import CommitCounter, GroupCommitWriter
+from berth.storage.metadata.writer import REPOSITORIES, CommitCounter, GroupCommitWriter
 from berth.storage.ports import (
     AccessKey,
     ImageRecord,
@@ -322,6 +322,7 @@ _first = itemgetter(0)
 # Rows of the pull path kept between commits; manifests past the size are read every time.
 PULL_CACHE_ENTRIES = 512
 PULL_CACHE_MAX_BYTES = 64 * 1024
+REPOSITORY_CACHE_ENTRIES = 1024
 
 
 def _small(row: Sequence[Any]) -> bool:
@@ -363,6 +364,10 @@ class SqlMetadataStore:
             }
             self._pulled: dict[tuple[str, tuple[str, ...]], Any] = {}
             self._pulled_version: int | None = None
+            self._repositories: dict[tuple[str, str, str], Repository] | None = (
+                {} if self._commits.usable else None
+            )
+            self._repositories_version: int | None = None
         else:
             self.engine = sa.create_engine(
                 full, pool_size=pool_size, max_overflow=0, pool_pre_ping=True
@@ -370,6 +375,7 @@ class SqlMetadataStore:
             self._group = None
             self._writer = ThreadPoolExecutor(pool_size, thread_name_prefix="berth-db")
             self._readers = self._writer
+            self._repositories = None  # the processes may be on several hosts: no cache
         self._insert: Callable[[sa.Table], Any]
         if self._sqlite:
             self._insert = sqlite.insert
@@ -479,9 +485,10 @@ class SqlMetadataStore:
             return self._read_now(work)
         return await asyncio.get_running_loop().run_in_executor(self._readers, self._read_now, work)
 
-    async def _write(self, work: Work[T]) -> T:
+    async def _write(self, work: Work[T], *, repositories: bool = False) -> T:
+        """`repositories`: the work may change a repository's row (see `get_repository`)."""
         if self._group is not None:
-            return await self._group.submit(work)
+            return await self._group.submit(work, repositories=repositories)
         return await asyncio.get_running_loop().run_in_executor(self._writer, self._write_now, work)
 
     # for the other stores sharing this engine (garbage collection, lifecycle)
@@ -542,9 +549,28 @@ class SqlMetadataStore:
     # repositories
 
     async def get_repository(self, account_id: str, region: str, name: str) -> Repository | None:
+        """Every request that names a repository reads it, and pushes commit many times a
+        second while its row stays the same: SQLite processes keep the rows they read until
+        a transaction that may have changed one ends (the counter of those, not of every
+        commit, that the pull path's cache follows)."""
+        key = (account_id, region, name)
+        cache = self._repositories
+        if cache is not None:
+            version = self._commits.read(REPOSITORIES)
+            if version != self._repositories_version:
+                cache.clear()
+                self._repositories_version = version
+            cached = cache.get(key)
+            if cached is not None:
+                return cached
         params = {"account": account_id, "region": region, "name": name}
         rows = await self.select_rows(self._push["repository"], params)
-        return _repository(rows[0]) if rows else None
+        repository = _repository(rows[0]) if rows else None
+        if cache is not None and repository is not None:
+            if len(cache) >= REPOSITORY_CACHE_ENTRIES:
+                cache.clear()
+            cache[key] = repository
+        return repository
 
     async def ensure_repository(self, account_id: str, region: str, name: str) -> Repository:
         existing = await self.get_repository(account_id, region, name)
@@ -555,7 +581,7 @@ class SqlMetadataStore:
             .values(account_id=account_id, region=region, name=name, created_at=utcnow())
             .on_conflict_do_nothing()
         )
-        await self._write(lambda conn: conn.execute(insert))
+        await self._write(lambda conn: conn.execute(insert), repositories=True)
         created = await self.get_repository(account_id, region, name)
         assert created is not None
         return created
@@ -601,7 +627,7 @@ class SqlMetadataStore:
                 )
             return repository_id
 
-        if await self._write(work) is None:
+        if await self._write(work, repositories=True) is None:
             raise RepositoryAlreadyExists(
                 f"The repository with name '{name}' already exists in the registry with id "
                 f"'{account_id}'"
@@ -640,7 +666,7 @@ class SqlMetadataStore:
             .where(repositories.c.id == repository_id)
             .values(**_settings_values(settings))
         )
-        await self._write(lambda conn: conn.execute(statement))
+        await self._write(lambda conn: conn.execute(statement), repositories=True)
 
     async def delete_repository(self, repository_id: int, *, force: bool) -> None:
         def work(conn: sa.Connection) -> None:
@@ -663,7 +689,7 @@ class SqlMetadataStore:
                 conn.execute(sa.delete(table).where(table.c.repository_id == repository_id))
             conn.execute(sa.delete(repositories).where(repositories.c.id == repository_id))
 
-        await self._write(work)
+        await self._write(work, repositories=True)
 
     async def get_repository_tags(self, repository_id: int) -> dict[str, str]:
         query = (

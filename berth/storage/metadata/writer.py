@@ -38,53 +38,65 @@ MAX_BATCH = 64
 
 
 class _Unit:
-    __slots__ = ("future", "loop", "work")
+    __slots__ = ("future", "loop", "repositories", "work")
 
     def __init__(
-        self, work: Work, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]
+        self,
+        work: Work,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Any],
+        repositories: bool,
     ) -> None:
         self.work = work
         self.loop = loop
         self.future = future
+        self.repositories = repositories
+
+
+# The counters of a CommitCounter: write transactions, and those that changed a repository.
+COMMITS, REPOSITORIES = 0, 1
 
 
 class CommitCounter:
-    """How many write transactions have ended on the database, in a file that every process
-    maps: readers cache what they read until it moves (a memory read, where asking SQLite
-    itself, `PRAGMA data_version`, cost as much as the query it would save). Writers bump it
-    after each transaction while they still hold the write lock."""
+    """How many write transactions have ended on the database, and how many of them changed a
+    repository's row, in a file that every process maps: readers cache what they read until
+    the count it depends on moves (a memory read, where asking SQLite itself, `PRAGMA
+    data_version`, cost as much as the query it would save). Writers bump them after each
+    transaction while they still hold the write lock."""
 
     def __init__(self, path: str | None) -> None:
-        self._local = 0
+        self._local = [0, 0]
         self._map: mmap.mmap | None = None
         if path is None:
             return
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                if os.fstat(fd).st_size < 8:
-                    os.pwrite(fd, bytes(8), 0)
-                self._map = mmap.mmap(fd, 8)
+                if os.fstat(fd).st_size < 16:
+                    # Grows with zeros and never rewrites a count that another process uses.
+                    os.ftruncate(fd, 16)
+                self._map = mmap.mmap(fd, 16)
             finally:
                 os.close(fd)
         except OSError:
             log.warning("cannot map the commit counter %s; pull caching is off", path)
-            self._local = -1
+            self._local = [-1, -1]
 
-    def read(self) -> int:
+    def read(self, counter: int = COMMITS) -> int:
         if self._map is not None:
-            return int(struct.unpack_from("<Q", self._map)[0])
-        return self._local
+            return int(struct.unpack_from("<Q", self._map, 8 * counter)[0])
+        return self._local[counter]
 
-    def bump(self) -> None:
+    def bump(self, counter: int = COMMITS) -> None:
         if self._map is not None:
-            struct.pack_into("<Q", self._map, 0, (self.read() + 1) & 0xFFFFFFFFFFFFFFFF)
-        elif self._local >= 0:
-            self._local += 1
+            value = (self.read(counter) + 1) & 0xFFFFFFFFFFFFFFFF
+            struct.pack_into("<Q", self._map, 8 * counter, value)
+        elif self._local[counter] >= 0:
+            self._local[counter] += 1
 
     @property
     def usable(self) -> bool:
-        return self._local >= 0
+        return self._local[COMMITS] >= 0
 
 
 class GroupCommitWriter:
@@ -101,11 +113,12 @@ class GroupCommitWriter:
         self.transactions = 0
         self.units = 0
 
-    async def submit(self, work: Callable[[sa.Connection], T]) -> T:
+    async def submit(self, work: Callable[[sa.Connection], T], *, repositories: bool = False) -> T:
+        """Run `work` in a transaction; `repositories`: it may change a repository's row."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._ensure_started()
-        self._queue.put(_Unit(work, loop, future))
+        self._queue.put(_Unit(work, loop, future, repositories))
         return await future
 
     def close(self) -> None:
@@ -211,7 +224,10 @@ class GroupCommitWriter:
             if len(batch) == 1 and isinstance(exc, _UnitFailed):
                 outcomes = [(False, exc.error)]
         finally:
-            self.counter.bump()  # before the lock goes: no reader caches past it
+            # Before the lock goes: no reader caches past them.
+            self.counter.bump()
+            if any(unit.repositories for unit in batch):
+                self.counter.bump(REPOSITORIES)
         self.transactions += 1
         self.units += len(batch)
         return outcomes

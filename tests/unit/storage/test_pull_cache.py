@@ -13,7 +13,7 @@ import pytest
 
 from berth.domain import media_types as mt
 from berth.domain.scope import Scope
-from berth.errors import ManifestNotFound
+from berth.errors import ManifestNotFound, RepositoryNotFound
 from berth.services.registry import Registry
 from berth.storage.blobs.filesystem import FilesystemBlobStore
 from berth.storage.metadata import migrate
@@ -79,6 +79,43 @@ def test_a_pull_sees_what_another_process_committed(tmp_path: Path) -> None:
             with pytest.raises(ManifestNotFound):
                 await reader.images.get_image(SCOPE, REPO, "latest")
             assert (await reader.images.get_image(SCOPE, REPO, first)).digest == first
+        finally:
+            for store in stores:
+                await store.close()
+
+    asyncio.run(run())
+
+
+def test_a_repository_changed_by_another_process_is_seen_at_once(tmp_path: Path) -> None:
+    """Repositories are kept until a transaction that may change one ends; other commits (every
+    blob pushed) leave them cached."""
+    url = f"sqlite:///{tmp_path / 'berth.db'}"
+    migrate.upgrade(url)
+
+    async def run() -> None:
+        stores = [SqlMetadataStore(url), SqlMetadataStore(url)]
+        blobs = FilesystemBlobStore(tmp_path)
+        reader, writer = (
+            Registry.build(store, blobs, SqlLifecycleStore(store), create_on_push=True)
+            for store in stores
+        )
+        try:
+            await _push(writer, "latest", b"one")
+            first = await reader.repositories.get(SCOPE, REPO)
+            await _push(writer, "other", b"two")  # commits that leave repositories alone
+            assert await reader.repositories.get(SCOPE, REPO) is first  # still cached
+            await writer.repositories.put_image_tag_mutability(SCOPE, REPO, "IMMUTABLE", [])
+            changed = await reader.repositories.get(SCOPE, REPO)
+            assert changed.settings.image_tag_mutability == "IMMUTABLE"
+            await writer.repositories.delete_repository(SCOPE, REPO, force=True)
+            with pytest.raises(RepositoryNotFound):
+                await reader.repositories.get(SCOPE, REPO)
+            # Created again under the same name: a new id and creation time, not the old ones.
+            await _push(writer, "latest", b"three")
+            again = await reader.repositories.get(SCOPE, REPO)
+            assert (again.id, again.created_at) != (first.id, first.created_at)
+            upload = await reader.uploads.initiate_layer_upload(SCOPE, REPO)
+            assert (await writer.uploads.get_upload_status(SCOPE, REPO, upload.id)).offset == 0
         finally:
             for store in stores:
                 await store.close()
