@@ -45,13 +45,13 @@ def _content_response(
 ) -> web.Response:
     """A blob the database keeps, whole or one range of it, as FileResponse serves a file."""
     try:
-        wanted: slice | None = request.http_range
+        wanted = request.http_range
     except ValueError:  # malformed: unsatisfiable, as FileResponse answers
-        wanted = None
-    if wanted is not None and wanted.start is None and wanted.stop is None:
+        wanted = slice(0, 0)
+    if wanted.start is None and wanted.stop is None:
         return web.Response(body=content, headers=headers, content_type="application/octet-stream")
-    first, stop, _ = wanted.indices(len(content)) if wanted is not None else (0, 0, 1)
-    if first >= len(content) or stop <= first:
+    first, stop, _ = wanted.indices(len(content))
+    if stop <= first:
         headers["Content-Range"] = f"bytes */{len(content)}"
         return web.Response(status=416, headers=headers)
     headers["Content-Range"] = f"bytes {first}-{stop - 1}/{len(content)}"

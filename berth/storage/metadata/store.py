@@ -1344,8 +1344,8 @@ class SqlMetadataStore:
         *,
         content: bytes | None = None,
     ) -> bool:
-        params = {"id": upload_id, "repository_id": repository_id, "expected": offset}
-        params["now"] = utcnow()
+        params: dict[str, Any] = {"id": upload_id, "repository_id": repository_id}
+        params |= {"expected": offset, "now": utcnow()}
 
         def work(conn: sa.Connection) -> bool:
             self._hold_repository(conn, repository_id)  # before the row that refers to it
