@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from berth.domain.digests import Digest, parse_digest
+from berth.domain.digests import Digest, digest_of, parse_digest
 from berth.domain.scope import Scope
 from berth.domain.upload_ids import is_upload_id, new_upload_id, started_in
 from berth.errors import (
@@ -99,7 +99,7 @@ class UploadsService:
         repository = await self._repositories.get_for_push(scope, name)
         if _inline(length, 0):
             content = await _read_whole(body, length)
-            _check_digest(expected, _hexdigest(expected, content))
+            _check_digest(expected, digest_of(content, expected.algorithm).encoded)
             await self._metadata.store_blob(
                 repository.id, str(expected), len(content), content=content
             )
@@ -167,7 +167,7 @@ class UploadsService:
                 upload = await self._upload(scope, name, upload_id)
                 if upload.offset == 0:  # the whole blob is in this request: no file
                     content = await _read_whole(body, length)
-                    actual = _hexdigest(expected, content)
+                    actual = digest_of(content, expected.algorithm).encoded
                     await self._complete(upload, expected, actual, len(content), content)
                     return str(expected)
         async with self._held(scope, name, upload_id, writing=True) as upload:
@@ -410,12 +410,6 @@ async def _read_whole(body: AsyncIterator[bytes], length: int | None) -> bytes:
         chunks.append(chunk)
     _check_length(received, length)
     return b"".join(chunks)
-
-
-def _hexdigest(expected: Digest, content: bytes) -> str:
-    hasher = expected.hasher()
-    hasher.update(content)
-    return hasher.hexdigest()
 
 
 async def _nothing() -> AsyncIterator[bytes]:

@@ -521,7 +521,7 @@ class BlobStore(Protocol):
         """Exclusive use of an upload, against every process on the store, while the context
         lasts: no other holder can write to it, or move it into place (a write after the move
         would change a stored blob). Entering raises BlockingIOError when another holder has
-        it, FileNotFoundError when the upload is gone (completed or cancelled)."""
+        it, FileNotFoundError when the upload has no file (no bytes yet, completed or cancelled)."""
         ...
 
     def read_upload(self, upload_id: str, length: int) -> Iterator[bytes]: ...

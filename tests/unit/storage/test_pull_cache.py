@@ -4,6 +4,7 @@ store on the same file) is seen by the very next pull."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -58,18 +59,27 @@ async def _push(registry: Registry, tag: str, layer: bytes) -> str:
     return result.digest
 
 
-def test_a_pull_sees_what_another_process_committed(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'berth.db'}"
-    migrate.upgrade(url)
+@contextlib.asynccontextmanager
+async def two_processes(root: Path) -> AsyncIterator[tuple[Registry, Registry]]:
+    """The services of two processes on one SQLite database: one reads, one writes."""
+    url = f"sqlite:///{root / 'berth.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    stores = [SqlMetadataStore(url), SqlMetadataStore(url)]
+    blobs = FilesystemBlobStore(root)
+    reader, writer = (
+        Registry.build(store, blobs, SqlLifecycleStore(store), create_on_push=True)
+        for store in stores
+    )
+    try:
+        yield reader, writer
+    finally:
+        for store in stores:
+            await store.close()
 
+
+def test_a_pull_sees_what_another_process_committed(tmp_path: Path) -> None:
     async def run() -> None:
-        stores = [SqlMetadataStore(url), SqlMetadataStore(url)]
-        blobs = FilesystemBlobStore(tmp_path)
-        reader, writer = (
-            Registry.build(store, blobs, SqlLifecycleStore(store), create_on_push=True)
-            for store in stores
-        )
-        try:
+        async with two_processes(tmp_path) as (reader, writer):
             first = await _push(writer, "latest", b"one")
             for _ in range(3):  # served from the cache after the first
                 assert (await reader.images.get_image(SCOPE, REPO, "latest")).digest == first
@@ -79,9 +89,6 @@ def test_a_pull_sees_what_another_process_committed(tmp_path: Path) -> None:
             with pytest.raises(ManifestNotFound):
                 await reader.images.get_image(SCOPE, REPO, "latest")
             assert (await reader.images.get_image(SCOPE, REPO, first)).digest == first
-        finally:
-            for store in stores:
-                await store.close()
 
     asyncio.run(run())
 
@@ -89,17 +96,9 @@ def test_a_pull_sees_what_another_process_committed(tmp_path: Path) -> None:
 def test_a_repository_changed_by_another_process_is_seen_at_once(tmp_path: Path) -> None:
     """Repositories are kept until a transaction that may change one ends; other commits (every
     blob pushed) leave them cached."""
-    url = f"sqlite:///{tmp_path / 'berth.db'}"
-    migrate.upgrade(url)
 
     async def run() -> None:
-        stores = [SqlMetadataStore(url), SqlMetadataStore(url)]
-        blobs = FilesystemBlobStore(tmp_path)
-        reader, writer = (
-            Registry.build(store, blobs, SqlLifecycleStore(store), create_on_push=True)
-            for store in stores
-        )
-        try:
+        async with two_processes(tmp_path) as (reader, writer):
             await _push(writer, "latest", b"one")
             first = await reader.repositories.get(SCOPE, REPO)
             await _push(writer, "other", b"two")  # commits that leave repositories alone
@@ -116,8 +115,5 @@ def test_a_repository_changed_by_another_process_is_seen_at_once(tmp_path: Path)
             assert (again.id, again.created_at) != (first.id, first.created_at)
             upload = await reader.uploads.initiate_layer_upload(SCOPE, REPO)
             assert (await writer.uploads.get_upload_status(SCOPE, REPO, upload.id)).offset == 0
-        finally:
-            for store in stores:
-                await store.close()
 
     asyncio.run(run())
