@@ -3,8 +3,8 @@
 `Conn` is a minimal blocking HTTP/1.1 keep-alive client on a raw socket: large bodies go out
 with `sendall` of a memoryview and discarded bodies are spliced to /dev/null (or read with
 `recv_into` a reusable buffer when hashed), so the client spends little CPU per byte (the
-scenarios report its CPU anyway). `push_images` is an aiohttp client for many small requests from
-concurrent pushers.
+scenarios report its CPU anyway). `push_images` is an aiohttp client that pushes the fixtures'
+small images (the timed pushes use the native `pushload`).
 """
 
 from __future__ import annotations

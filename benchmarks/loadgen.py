@@ -1,22 +1,35 @@
-"""Native load generators: wrk for GET, headload (benchmarks/headload.c, built here) for HEAD."""
+"""Native load generators: wrk for GET; headload for HEAD and pushload for small-image pushes
+(benchmarks/headload.c and pushload.c, built here)."""
 
 from __future__ import annotations
 
 import json
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
-HEADLOAD_SRC = Path(__file__).with_name("headload.c")
+from client import OCI_MANIFEST, Image
+
+HERE = Path(__file__).parent
 THREADS = 2  # the machine has 2 cores shared by the server and the load generator
 
 
-def build_headload(outdir: Path) -> Path:
-    """Compile headload.c into the run's temp dir (binaries are never kept in the repository)."""
-    binary = outdir / "headload"
-    cmd = ["gcc", "-O2", "-pthread", "-o", str(binary), str(HEADLOAD_SRC)]
-    subprocess.run(cmd, check=True, timeout=120)
-    return binary
+@dataclass(frozen=True)
+class Tools:
+    headload: Path
+    pushload: Path
+
+
+def build_tools(outdir: Path) -> Tools:
+    """Compile the C load generators into the run's temp dir (binaries are never kept in the
+    repository)."""
+    built = {}
+    for name in ("headload", "pushload"):
+        built[name] = outdir / name
+        cmd = ["gcc", "-O2", "-pthread", "-o", str(built[name]), str(HERE / f"{name}.c")]
+        subprocess.run(cmd, check=True, timeout=120)
+    return Tools(**built)
 
 
 def _ms(value: str, unit: str) -> float:
@@ -70,3 +83,38 @@ def head_load(
         "p99_ms": float(data["p99_ms"]),
         "errors": float(data["non_200"] + data["errors"]),
     }
+
+
+def push_images(
+    binary: Path,
+    host: str,
+    port: int,
+    repo: str,
+    images: list[Image],
+    pushers: int,
+    headers: dict[str, str],
+    workdir: Path,
+) -> dict[str, float]:
+    """Push `images` (tags i0, i1, …) from `pushers` concurrent connections with pushload →
+    seconds and the client's cpu_seconds; raises if any image failed."""
+    path = workdir / "pushload-images"
+    with path.open("wb") as out:
+        for image in images:
+            out.write(f"image {len(image.blobs)}\n".encode())
+            for digest, data in image.blobs:
+                out.write(f"blob {digest} {len(data)}\n".encode())
+                out.write(data)
+            out.write(f"manifest {OCI_MANIFEST} {len(image.manifest)}\n".encode())
+            out.write(image.manifest)
+    cmd = [str(binary), host, str(port), repo, str(pushers), str(path)]
+    cmd += [f"{k}: {v}" for k, v in headers.items()]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=600)
+    finally:
+        path.unlink(missing_ok=True)
+    data = json.loads(out.stdout)
+    if data["failed"] or data["images"] != len(images):
+        raise RuntimeError(
+            f"pushload: {data['images']} of {len(images)} images pushed: {data['error']}"
+        )
+    return {"seconds": float(data["seconds"]), "cpu_seconds": float(data["cpu_seconds"])}

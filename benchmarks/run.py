@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         base = Path(tempfile.mkdtemp(prefix="berth-bench-"))
         stack.callback(shutil.rmtree, base, ignore_errors=True)
-        headload = loadgen.build_headload(base)
+        tools = loadgen.build_tools(base)
         sides: dict[str, Side] = {}
         for n in config.berth_workers:
             name = berth_side(n)
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{rounds} rounds; {config.seconds:g} s per load",
             flush=True,
         )
-        ctx = Context(config, base, headload)
+        ctx = Context(config, base, tools)
         peak = stack.enter_context(PeakRss([side.main for side in sides.values()]))
         done_rounds = 0
         for rnd in range(rounds):

@@ -72,7 +72,7 @@ class Side:
 class Context:
     config: Config
     workdir: Path
-    headload: Path
+    tools: loadgen.Tools
     round: int = 0
     large: list[bytearray] = field(default_factory=list)
 
@@ -172,7 +172,7 @@ def blob_head(ctx: Context, side: Side) -> Metrics:
     out: Metrics = {}
     for c in ctx.config.connections:
         r = loadgen.head_load(
-            ctx.headload, HOST, side.main.port, path, c, ctx.config.seconds, side.headers()
+            ctx.tools.headload, HOST, side.main.port, path, c, ctx.config.seconds, side.headers()
         )
         _check_errors(side, f"blob-head c={c}", r)
         out |= _load_metrics(c, r)
@@ -202,10 +202,17 @@ def push_small_images(ctx: Context, side: Side) -> Metrics:
     n = ctx.config.small_images
     images = [client.make_image() for _ in range(n)]
     repo = f"bench/small-r{ctx.round}"
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    client.push_images(side.main.url, side.headers(), repo, images, ctx.config.pushers)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    return {"images/s": n / wall, "client CPU %": 100.0 * cpu / wall}
+    r = loadgen.push_images(
+        ctx.tools.pushload,
+        HOST,
+        side.main.port,
+        repo,
+        images,
+        ctx.config.pushers,
+        side.headers(),
+        ctx.workdir,
+    )
+    return {"images/s": n / r["seconds"], "client CPU %": 100.0 * r["cpu_seconds"] / r["seconds"]}
 
 
 def _fresh_large(ctx: Context) -> list[tuple[str, bytearray]]:
