@@ -2,9 +2,10 @@
 
 SQLite admits one writer per database, and with `synchronous=FULL` every COMMIT waits for an
 fsync of the WAL. Run one unit of work per transaction and concurrent pushes queue up behind
-each other's fsyncs; here the writer thread takes every unit already waiting, runs each in
-its own SAVEPOINT (a unit that fails is rolled back alone, as if it had run by itself) and
-commits them together, so N concurrent writers pay for one fsync. No unit is answered before
+each other's fsyncs; here the writer thread takes every unit already waiting, and those that
+arrive while they run, up to the COMMIT. It runs each in its own SAVEPOINT (a unit that fails
+is rolled back alone, as if it had run by itself) and commits them together, so N concurrent
+writers pay for one fsync. No unit is answered before
 the COMMIT that holds it has returned: group commit changes throughput, not durability.
 
 Berth's worker processes share the database file. SQLite's busy handler, which makes a
@@ -171,8 +172,8 @@ class GroupCommitWriter:
                         # The batch is taken once the lock is held: what arrived while another
                         # process wrote shares this transaction instead of waiting for the next.
                         with _flocked(lock_fd):
-                            batch, stop = self._take(first)
-                            outcomes = self._write(conn, batch)
+                            stop = self._take(batch)
+                            outcomes, stop = self._write(conn, batch, stop)
                     except OSError as exc:  # flock itself failed
                         if outcomes is None:
                             outcomes = [(False, exc)] * len(batch)
@@ -196,22 +197,25 @@ class GroupCommitWriter:
             log.warning("cannot open the write lock %s; relying on SQLite's", self._lock_path)
             return None
 
-    def _take(self, first: _Unit) -> tuple[list[_Unit], bool]:
-        """`first` and the units queued behind it, up to MAX_BATCH; and whether the queue
-        asked the writer to stop after them."""
-        batch = [first]
+    def _take(self, batch: list[_Unit]) -> bool:
+        """Add the units queued now to `batch`, up to MAX_BATCH; whether the queue asked the
+        writer to stop after them."""
         while len(batch) < MAX_BATCH:
             try:
                 unit = self._queue.get_nowait()
             except queue.Empty:
-                break
+                return False
             if unit is None:
-                return batch, True
+                return True
             batch.append(unit)
-        return batch, False
+        return False
 
-    def _write(self, conn: sa.Connection, batch: list[_Unit]) -> list[tuple[bool, Any]]:
-        """One transaction for the batch, under the write lock: each unit's outcome."""
+    def _write(
+        self, conn: sa.Connection, batch: list[_Unit], stop: bool
+    ) -> tuple[list[tuple[bool, Any]], bool]:
+        """One transaction for the batch, under the write lock: each unit's outcome, and
+        whether to stop. Units queued while the batch runs join it before the COMMIT (added to
+        `batch`): they would otherwise wait for this transaction's fsync and then their own."""
         outcomes: list[tuple[bool, Any]] = []
         try:
             with conn.begin():
@@ -219,6 +223,12 @@ class GroupCommitWriter:
                     outcomes.append(_run_unit(conn, batch[0]))
                 else:
                     outcomes.extend(_run_unit(conn, unit, savepoint=True) for unit in batch)
+                while not stop and len(batch) < MAX_BATCH:
+                    ran = len(batch)
+                    stop = self._take(batch)
+                    if len(batch) == ran:
+                        break
+                    outcomes.extend(_run_unit(conn, unit, savepoint=True) for unit in batch[ran:])
         except Exception as exc:  # BEGIN or COMMIT failed: no unit of the batch was written
             outcomes = [(False, exc)] * len(batch)
             if len(batch) == 1 and isinstance(exc, _UnitFailed):
@@ -230,7 +240,7 @@ class GroupCommitWriter:
                 self.counter.bump(REPOSITORIES)
         self.transactions += 1
         self.units += len(batch)
-        return outcomes
+        return outcomes, stop
 
 
 class _UnitFailed(Exception):

@@ -86,6 +86,70 @@ def test_concurrent_units_share_transactions_and_fail_alone(
     assert writer.transactions <= 3
 
 
+def _while_first_runs(
+    writer: GroupCommitWriter, first: object, works: list[object]
+) -> tuple[object, list[object]]:
+    """Submit `first`, which holds its transaction until released; queue `works` while it
+    runs; then release it. `first` is given the gate to wait on."""
+    gate = threading.Event()
+
+    async def run() -> tuple[object, list[object]]:
+        held = asyncio.ensure_future(writer.submit(lambda conn: first(conn, gate)))  # type: ignore[operator]
+        await asyncio.sleep(0.05)  # the writer has taken it alone and runs it
+        rest = asyncio.ensure_future(_many(writer, works))
+        await asyncio.sleep(0.05)
+        gate.set()
+        outcome: object
+        try:
+            outcome = await held
+        except Boom as exc:
+            outcome = exc
+        return outcome, await rest
+
+    return asyncio.run(run())
+
+
+def test_units_queued_while_a_batch_runs_join_it_before_its_commit(engine: sa.Engine) -> None:
+    writer = GroupCommitWriter(engine, None)
+
+    def first(conn: sa.Connection, gate: threading.Event) -> str:
+        conn.exec_driver_sql("INSERT INTO t (k, v) VALUES (0, 'first')")
+        gate.wait(5)
+        return "first"
+
+    works = [_insert(k, f"v{k}", fail_after=k == 3) for k in range(1, 11)]
+    try:
+        outcome, results = _while_first_runs(writer, first, works)
+    finally:
+        writer.close()
+    assert outcome == "first"
+    assert isinstance(results[2], Boom)
+    assert [r for k, r in enumerate(results, start=1) if k != 3] == [1, 2, *range(4, 11)]
+    # One COMMIT for all eleven; the late unit that failed was rolled back alone.
+    assert (writer.transactions, writer.units) == (1, 11)
+    assert _rows(engine) == {0: "first"} | {k: f"v{k}" for k in range(1, 11) if k != 3}
+
+
+def test_units_queued_behind_a_lone_unit_that_fails_are_written_after_its_rollback(
+    engine: sa.Engine,
+) -> None:
+    writer = GroupCommitWriter(engine, None)
+
+    def first(conn: sa.Connection, gate: threading.Event) -> str:
+        conn.exec_driver_sql("INSERT INTO t (k, v) VALUES (0, 'first')")
+        gate.wait(5)
+        raise Boom(0)
+
+    try:
+        outcome, results = _while_first_runs(writer, first, [_insert(k, "v") for k in (1, 2)])
+    finally:
+        writer.close()
+    assert isinstance(outcome, Boom)
+    assert results == [1, 2]
+    assert writer.transactions == 2
+    assert _rows(engine) == {1: "v", 2: "v"}
+
+
 def test_a_lone_failing_unit_rolls_back_and_the_writer_goes_on(engine: sa.Engine) -> None:
     writer = GroupCommitWriter(engine, None)
 
