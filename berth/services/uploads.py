@@ -40,7 +40,7 @@ from berth.errors import (
     UploadRangeInvalid,
 )
 from berth.services.repositories import RepositoriesService
-from berth.storage.ports import BlobStore, MetadataStore, Upload
+from berth.storage.ports import BlobStore, MetadataStore, Repository, Upload
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -164,12 +164,10 @@ class UploadsService:
         expected = parse_digest(digest)
         if _inline(length, start):
             async with self._lock(upload_id):
-                upload = await self._upload(scope, name, upload_id)
-                if upload.offset == 0:  # the whole blob is in this request: no file
-                    content = await _read_whole(body, length)
-                    actual = digest_of(content, expected.algorithm).encoded
-                    await self._complete(upload, expected, actual, len(content), content)
-                    return str(expected)
+                rest = await self._complete_whole(scope, name, upload_id, expected, body, length)
+            if rest is None:
+                return str(expected)
+            body = rest
         async with self._held(scope, name, upload_id, writing=True) as upload:
             hasher, size = await self._append(upload, body, start, length)
             actual = (
@@ -200,6 +198,40 @@ class UploadsService:
         )
         if not stored:  # another request ended or moved it since it was read
             raise _unknown(upload.id)
+
+    async def _complete_whole(
+        self,
+        scope: Scope,
+        name: str,
+        upload_id: str,
+        expected: Digest,
+        body: AsyncIterator[bytes],
+        length: int | None,
+    ) -> AsyncIterator[bytes] | None:
+        """Complete the upload with this request's body as the whole blob, kept by the
+        database, when no bytes were committed to it before (None then). Otherwise the body,
+        to append as the upload's last chunk."""
+        content = None
+        if length:
+            # A POST nearly always came just before, and the upload has no row: its claim is
+            # then the one statement of `complete_upload`, and reading the row first would
+            # cost a query per blob. When the claim fails, the row says why.
+            repository = await self._repositories.get(scope, name)
+            if self._started_recently(upload_id, repository):
+                content = await _read_whole(body, length)
+                actual = digest_of(content, expected.algorithm).encoded
+                if actual == expected.encoded and await self._metadata.complete_upload(
+                    upload_id, repository.id, 0, str(expected), len(content), content=content
+                ):
+                    return None
+        upload = await self._upload(scope, name, upload_id)
+        if upload.offset:
+            return body if content is None else _one(content)
+        if content is None:
+            content = await _read_whole(body, length)
+        actual = digest_of(content, expected.algorithm).encoded
+        await self._complete(upload, expected, actual, len(content), content)
+        return None
 
     async def complete_ecr_layer_upload(
         self, scope: Scope, name: str, upload_id: str, digest: str
@@ -266,16 +298,22 @@ class UploadsService:
             raise _unknown(upload_id)
         upload = await self._metadata.get_upload(upload_id)
         if upload is None:
-            # No bytes committed yet, so no row: the id says which repository started it, and
-            # when; it expires as an idle upload's row does.
-            started = started_in(upload_id, repository.id, repository.created_at)
-            if started is not None and time.time() - started < self._upload_ttl:
+            if self._started_recently(upload_id, repository):
                 return Upload(upload_id, repository.id, 0)
             raise _unknown(upload_id)
         # An upload of another repository is as unknown here as one that never existed.
         if upload.finished or upload.repository_id != repository.id:
             raise _unknown(upload_id)
         return upload
+
+    def _started_recently(self, upload_id: str, repository: Repository) -> bool:
+        """Whether the id was handed out for this repository within the upload lifetime: an
+        upload with no bytes committed yet has no row, and expires as an idle upload's row
+        does."""
+        if not is_upload_id(upload_id):
+            return False
+        started = started_in(upload_id, repository.id, repository.created_at)
+        return started is not None and time.time() - started < self._upload_ttl
 
     @contextlib.asynccontextmanager
     async def _held(
@@ -410,6 +448,10 @@ async def _read_whole(body: AsyncIterator[bytes], length: int | None) -> bytes:
         chunks.append(chunk)
     _check_length(received, length)
     return b"".join(chunks)
+
+
+async def _one(chunk: bytes) -> AsyncIterator[bytes]:
+    yield chunk
 
 
 async def _nothing() -> AsyncIterator[bytes]:
