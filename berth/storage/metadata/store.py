@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -252,10 +253,12 @@ class _Prepared:
     converted by the column types' own processors: what SQLAlchemy does per execution,
     without the bookkeeping that cost more than SQLite's own work on the push path."""
 
-    def __init__(self, statement: Any, dialect: sa.Dialect) -> None:
+    def __init__(self, statement: Any, dialect: sa.Dialect, *, multi_row: bool = False) -> None:
+        """`multi_row`: a plain INSERT … VALUES (…), which `many` may repeat for many rows."""
         compiled = statement.compile(dialect=dialect)
         self._sql = str(compiled)
         self._positional = compiled.positiontup is not None
+        self._multi_row_ok = multi_row and self._positional
         names = compiled.positiontup or list(compiled.binds)
         self._binds = tuple(
             (
@@ -310,14 +313,33 @@ class _Prepared:
         return [value if value is None else process(value) for value in values]
 
     def many(self, raw: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+        if self._multi_row_ok and len(rows) > 1:
+            self._multi_row(raw, rows)
+            return
         cursor = raw.cursor()
         try:
             cursor.executemany(self._sql, [self._values(row) for row in rows])
         finally:
             cursor.close()
 
+    def _multi_row(self, raw: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+        """An INSERT's rows in statements of many rows each (SQLite): executemany steps once
+        per row, and pysqlite hands the GIL back and forth around every step, which under a
+        pull storm (an audit row per pull) cost the event loop more than the inserts."""
+        head, _, group = self._sql.partition(" VALUES ")
+        per = max(1, min(MULTI_ROW_INSERT, SQLITE_MAX_VARIABLES // max(1, len(self._binds))))
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            sql = f"{head} VALUES {', '.join([group] * len(chunk))}"
+            raw.execute(sql, [value for row in chunk for value in self._values(row)])
+
 
 _first = itemgetter(0)
+
+# Rows per INSERT statement of `bulk_insert` on SQLite, within its limit on bound values
+# (999 before 3.32).
+MULTI_ROW_INSERT = 100
+SQLITE_MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 # Rows of the pull path kept between commits; manifests past the size are read every time.
 PULL_CACHE_ENTRIES = 512
@@ -530,7 +552,7 @@ class SqlMetadataStore:
         insert = self._bulk.get(key)
         if insert is None:
             statement = sa.insert(table).values({name: sa.bindparam(name) for name in rows[0]})
-            insert = self._bulk[key] = _Prepared(statement, self.engine.dialect)
+            insert = self._bulk[key] = _Prepared(statement, self.engine.dialect, multi_row=True)
         insert.many(conn.connection.driver_connection, rows)
 
     async def _names_after(
