@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -11,12 +11,17 @@ from berth.services.logs_errors import RuleHasTargets, RuleNotFound, TooManyTarg
 from berth.storage.logs_ports import RuleRecord, TargetRecord
 from berth.storage.metadata.logs import starts_with
 from berth.storage.metadata.schema import eventbridge_rules, eventbridge_targets
-from berth.storage.metadata.store import SqlMetadataStore, aware
+from berth.storage.metadata.store import SqlMetadataStore, Work, aware
+from berth.storage.metadata.writer import RULES
 
 DEFAULT_BUS = "default"
 ENABLED = "ENABLED"
 
+T = TypeVar("T")
 rules, targets = eventbridge_rules, eventbridge_targets
+# Routes kept per (account, region) while no rule changes, on SQLite (see `routes`).
+ROUTES_CACHE_ENTRIES = 1024
+Routes = list[tuple[RuleRecord, list[TargetRecord]]]
 
 
 def _rule(row: sa.Row[Any]) -> RuleRecord:
@@ -58,6 +63,11 @@ def _rule_id(conn: sa.Connection, account_id: str, region: str, name: str) -> in
 class SqlRuleStore:
     def __init__(self, store: SqlMetadataStore) -> None:
         self._store = store
+        self._routes: dict[tuple[str, str], tuple[int, Routes]] = {}
+
+    async def _write(self, work: Work[T]) -> T:
+        """Every write here may change a rule or its targets: RULES moves with it."""
+        return await self._store.write(work, changes=(RULES,))
 
     async def put_rule(self, rule: RuleRecord, tags: Mapping[str, str] | None) -> None:
         changes = {
@@ -87,7 +97,7 @@ class SqlRuleStore:
                 set_=changes,
             )
         )
-        await self._store.write(lambda conn: conn.execute(statement))
+        await self._write(lambda conn: conn.execute(statement))
 
     async def get_rule(self, account_id: str, region: str, name: str) -> RuleRecord | None:
         query = sa.select(rules).where(*_where(account_id, region, name))
@@ -112,7 +122,7 @@ class SqlRuleStore:
 
     async def set_state(self, account_id: str, region: str, name: str, state: str) -> bool:
         statement = sa.update(rules).where(*_where(account_id, region, name)).values(state=state)
-        return bool(await self._store.write(lambda conn: conn.execute(statement).rowcount))
+        return bool(await self._write(lambda conn: conn.execute(statement).rowcount))
 
     async def delete_rule(self, account_id: str, region: str, name: str) -> None:
         def work(conn: sa.Connection) -> None:
@@ -127,7 +137,7 @@ class SqlRuleStore:
                 raise RuleHasTargets()
             conn.execute(sa.delete(rules).where(rules.c.id == rule_id))
 
-        await self._store.write(work)
+        await self._write(work)
 
     async def put_targets(
         self,
@@ -156,7 +166,7 @@ class SqlRuleStore:
                     )
                 )
 
-        await self._store.write(work)
+        await self._write(work)
 
     async def remove_targets(
         self, account_id: str, region: str, rule: str, ids: Sequence[str]
@@ -177,7 +187,7 @@ class SqlRuleStore:
             )
             return [target_id for target_id in dict.fromkeys(ids) if target_id not in present]
 
-        return await self._store.write(work)
+        return await self._write(work)
 
     async def list_targets(
         self, account_id: str, region: str, rule: str, after: str | None, limit: int
@@ -196,16 +206,27 @@ class SqlRuleStore:
 
         return await self._store.read(work)
 
-    async def routes(
-        self, account_id: str, region: str
-    ) -> list[tuple[RuleRecord, list[TargetRecord]]]:
+    async def routes(self, account_id: str, region: str) -> Routes:
+        """The enabled rules of the default bus with their targets. Every delivered event asks
+        for them: on SQLite they are kept until a transaction that may change a rule ends, in
+        any process (the RULES count). Callers must not change what they are given."""
+        version = self._store.version(RULES)  # before the read: a change after it is seen
+        key = (account_id, region)
+        cached = self._routes.get(key)
+        if version is not None and cached is not None and cached[0] == version:
+            return cached[1]
         params = {"account_id": account_id, "region": region}
         rows = await self._store.read(lambda conn: list(conn.execute(_ROUTES, params)))
         found: dict[str, tuple[RuleRecord, list[TargetRecord]]] = {}
         for row in rows:
             entry = found.setdefault(row.name, (_rule(row), []))
             entry[1].append(_target(row))
-        return list(found.values())
+        routes = list(found.values())
+        if version is not None:
+            if len(self._routes) >= ROUTES_CACHE_ENTRIES:
+                self._routes.clear()
+            self._routes[key] = (version, routes)
+        return routes
 
 
 # Every pushed image's event asks for its account's routes: the statement is built once.

@@ -507,10 +507,10 @@ class SqlMetadataStore:
             return self._read_now(work)
         return await asyncio.get_running_loop().run_in_executor(self._readers, self._read_now, work)
 
-    async def _write(self, work: Work[T], *, repositories: bool = False) -> T:
-        """`repositories`: the work may change a repository's row (see `get_repository`)."""
+    async def _write(self, work: Work[T], *, changes: tuple[int, ...] = ()) -> T:
+        """`changes`: as `write`'s (REPOSITORIES: see `get_repository`)."""
         if self._group is not None:
-            return await self._group.submit(work, repositories=repositories)
+            return await self._group.submit(work, changes=changes)
         return await asyncio.get_running_loop().run_in_executor(self._writer, self._write_now, work)
 
     # for the other stores sharing this engine (garbage collection, lifecycle)
@@ -518,8 +518,17 @@ class SqlMetadataStore:
     async def read(self, work: Work[T]) -> T:
         return await self._read(work)
 
-    async def write(self, work: Work[T]) -> T:
-        return await self._write(work)
+    async def write(self, work: Work[T], *, changes: tuple[int, ...] = ()) -> T:
+        """`changes`: the commit counters besides COMMITS that the work may move (see
+        `berth.storage.metadata.writer`), so that caches that follow them see it at once."""
+        return await self._write(work, changes=changes)
+
+    def version(self, counter: int) -> int | None:
+        """The commit counter's value for caches of this process (None: nothing may be cached,
+        the processes may be on several hosts). Read it before the data it stands for."""
+        if self._sqlite and self._commits.usable:
+            return self._commits.read(counter)
+        return None
 
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ON CONFLICT."""
@@ -603,7 +612,7 @@ class SqlMetadataStore:
             .values(account_id=account_id, region=region, name=name, created_at=utcnow())
             .on_conflict_do_nothing()
         )
-        await self._write(lambda conn: conn.execute(insert), repositories=True)
+        await self._write(lambda conn: conn.execute(insert), changes=(REPOSITORIES,))
         created = await self.get_repository(account_id, region, name)
         assert created is not None
         return created
@@ -649,7 +658,7 @@ class SqlMetadataStore:
                 )
             return repository_id
 
-        if await self._write(work, repositories=True) is None:
+        if await self._write(work, changes=(REPOSITORIES,)) is None:
             raise RepositoryAlreadyExists(
                 f"The repository with name '{name}' already exists in the registry with id "
                 f"'{account_id}'"
@@ -688,7 +697,7 @@ class SqlMetadataStore:
             .where(repositories.c.id == repository_id)
             .values(**_settings_values(settings))
         )
-        await self._write(lambda conn: conn.execute(statement), repositories=True)
+        await self._write(lambda conn: conn.execute(statement), changes=(REPOSITORIES,))
 
     async def delete_repository(self, repository_id: int, *, force: bool) -> None:
         def work(conn: sa.Connection) -> None:
@@ -711,7 +720,7 @@ class SqlMetadataStore:
                 conn.execute(sa.delete(table).where(table.c.repository_id == repository_id))
             conn.execute(sa.delete(repositories).where(repositories.c.id == repository_id))
 
-        await self._write(work, repositories=True)
+        await self._write(work, changes=(REPOSITORIES,))
 
     async def get_repository_tags(self, repository_id: int) -> dict[str, str]:
         query = (

@@ -39,49 +39,51 @@ MAX_BATCH = 64
 
 
 class _Unit:
-    __slots__ = ("future", "loop", "repositories", "work")
+    __slots__ = ("changes", "future", "loop", "work")
 
     def __init__(
         self,
         work: Work,
         loop: asyncio.AbstractEventLoop,
         future: asyncio.Future[Any],
-        repositories: bool,
+        changes: tuple[int, ...],
     ) -> None:
         self.work = work
         self.loop = loop
         self.future = future
-        self.repositories = repositories
+        self.changes = changes
 
 
-# The counters of a CommitCounter: write transactions, and those that changed a repository.
-COMMITS, REPOSITORIES = 0, 1
+# The counters of a CommitCounter: write transactions, those that changed a repository's row,
+# and those that changed an event rule or its targets.
+COMMITS, REPOSITORIES, RULES = 0, 1, 2
+_COUNTERS = 3
 
 
 class CommitCounter:
     """How many write transactions have ended on the database, and how many of them changed a
-    repository's row, in a file that every process maps: readers cache what they read until
-    the count it depends on moves (a memory read, where asking SQLite itself, `PRAGMA
-    data_version`, cost as much as the query it would save). Writers bump them after each
-    transaction while they still hold the write lock."""
+    repository's row or an event rule, in a file that every process maps: readers cache what
+    they read until the count it depends on moves (a memory read, where asking SQLite itself,
+    `PRAGMA data_version`, cost as much as the query it would save). Writers bump them after
+    each transaction while they still hold the write lock."""
 
     def __init__(self, path: str | None) -> None:
-        self._local = [0, 0]
+        self._local = [0] * _COUNTERS
         self._map: mmap.mmap | None = None
         if path is None:
             return
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                if os.fstat(fd).st_size < 16:
+                if os.fstat(fd).st_size < 8 * _COUNTERS:
                     # Grows with zeros and never rewrites a count that another process uses.
-                    os.ftruncate(fd, 16)
-                self._map = mmap.mmap(fd, 16)
+                    os.ftruncate(fd, 8 * _COUNTERS)
+                self._map = mmap.mmap(fd, 8 * _COUNTERS)
             finally:
                 os.close(fd)
         except OSError:
             log.warning("cannot map the commit counter %s; pull caching is off", path)
-            self._local = [-1, -1]
+            self._local = [-1] * _COUNTERS
 
     def read(self, counter: int = COMMITS) -> int:
         if self._map is not None:
@@ -114,12 +116,15 @@ class GroupCommitWriter:
         self.transactions = 0
         self.units = 0
 
-    async def submit(self, work: Callable[[sa.Connection], T], *, repositories: bool = False) -> T:
-        """Run `work` in a transaction; `repositories`: it may change a repository's row."""
+    async def submit(
+        self, work: Callable[[sa.Connection], T], *, changes: tuple[int, ...] = ()
+    ) -> T:
+        """Run `work` in a transaction; `changes`: the counters besides COMMITS that it may
+        move (REPOSITORIES, RULES)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._ensure_started()
-        self._queue.put(_Unit(work, loop, future, repositories))
+        self._queue.put(_Unit(work, loop, future, changes))
         return await future
 
     def close(self) -> None:
@@ -236,8 +241,8 @@ class GroupCommitWriter:
         finally:
             # Before the lock goes: no reader caches past them.
             self.counter.bump()
-            if any(unit.repositories for unit in batch):
-                self.counter.bump(REPOSITORIES)
+            for counter in {c for unit in batch for c in unit.changes}:
+                self.counter.bump(counter)
         self.transactions += 1
         self.units += len(batch)
         return outcomes, stop
