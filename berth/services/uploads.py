@@ -211,7 +211,8 @@ class UploadsService:
         """Complete the upload with this request's body as the whole blob, kept by the
         database, when no bytes were committed to it before (None then). Otherwise the body,
         to append as the upload's last chunk."""
-        content = None
+        content: bytes | None = None
+        actual: str | None = None
         if length:
             # A POST nearly always came just before, and the upload has no row: its claim is
             # then the one statement of `complete_upload`, and reading the row first would
@@ -229,7 +230,8 @@ class UploadsService:
             return body if content is None else _one(content)
         if content is None:
             content = await _read_whole(body, length)
-        actual = digest_of(content, expected.algorithm).encoded
+        if actual is None:
+            actual = digest_of(content, expected.algorithm).encoded
         await self._complete(upload, expected, actual, len(content), content)
         return None
 
