@@ -327,18 +327,24 @@ class _Prepared:
         per row, and pysqlite hands the GIL back and forth around every step, which under a
         pull storm (an audit row per pull) cost the event loop more than the inserts."""
         head, _, group = self._sql.partition(" VALUES ")
-        per = max(1, min(MULTI_ROW_INSERT, SQLITE_MAX_VARIABLES // max(1, len(self._binds))))
-        for start in range(0, len(rows), per):
-            chunk = rows[start : start + per]
-            sql = f"{head} VALUES {', '.join([group] * len(chunk))}"
+        most = min(MULTI_ROW_INSERT, SQLITE_MAX_VARIABLES // max(1, len(self._binds)))
+        start = 0
+        while start < len(rows):
+            # Statements of a power of two rows: pysqlite keeps each distinct statement it
+            # prepared, and one per remainder size held megabytes of SQLite's memory.
+            size = min(most, 1 << ((len(rows) - start).bit_length() - 1))
+            size = 1 << (size.bit_length() - 1)
+            chunk = rows[start : start + size]
+            sql = f"{head} VALUES {', '.join([group] * size)}"
             raw.execute(sql, [value for row in chunk for value in self._values(row)])
+            start += size
 
 
 _first = itemgetter(0)
 
-# Rows per INSERT statement of `bulk_insert` on SQLite, within its limit on bound values
-# (999 before 3.32).
-MULTI_ROW_INSERT = 100
+# Most rows per INSERT statement of `bulk_insert` on SQLite (a power of two), within its limit
+# on bound values (999 before 3.32).
+MULTI_ROW_INSERT = 64
 SQLITE_MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 # Rows of the pull path kept between commits; manifests past the size are read every time.
