@@ -63,7 +63,7 @@ def _rule_id(conn: sa.Connection, account_id: str, region: str, name: str) -> in
 class SqlRuleStore:
     def __init__(self, store: SqlMetadataStore) -> None:
         self._store = store
-        self._routes: dict[tuple[str, str], tuple[int, Routes]] = {}
+        self._routes = store.counted_cache(RULES, ROUTES_CACHE_ENTRIES)
 
     async def _write(self, work: Work[T]) -> T:
         """Every write here may change a rule or its targets: RULES moves with it."""
@@ -210,11 +210,12 @@ class SqlRuleStore:
         """The enabled rules of the default bus with their targets. Every delivered event asks
         for them: on SQLite they are kept until a transaction that may change a rule ends, in
         any process (the RULES count). Callers must not change what they are given."""
-        version = self._store.version(RULES)  # before the read: a change after it is seen
-        key = (account_id, region)
-        cached = self._routes.get(key)
-        if version is not None and cached is not None and cached[0] == version:
-            return cached[1]
+        cache, key = self._routes, (account_id, region)
+        if cache is not None:
+            version = cache.current()
+            cached: Routes | None = cache.get(key)
+            if cached is not None:
+                return cached
         params = {"account_id": account_id, "region": region}
         rows = await self._store.read(lambda conn: list(conn.execute(_ROUTES, params)))
         found: dict[str, tuple[RuleRecord, list[TargetRecord]]] = {}
@@ -222,10 +223,8 @@ class SqlRuleStore:
             entry = found.setdefault(row.name, (_rule(row), []))
             entry[1].append(_target(row))
         routes = list(found.values())
-        if version is not None:
-            if len(self._routes) >= ROUTES_CACHE_ENTRIES:
-                self._routes.clear()
-            self._routes[key] = (version, routes)
+        if cache is not None:
+            cache.put(key, routes, version)
         return routes
 
 

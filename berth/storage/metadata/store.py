@@ -51,7 +51,13 @@ from berth.storage.metadata.schema import (
 )
 from berth.storage.metadata.schema import events as outbox
 from berth.storage.metadata.urls import sync_url
-from berth.storage.metadata.writer import REPOSITORIES, CommitCounter, GroupCommitWriter
+from berth.storage.metadata.writer import (
+    COMMITS,
+    REPOSITORIES,
+    CommitCounter,
+    CountedCache,
+    GroupCommitWriter,
+)
 from berth.storage.ports import (
     AccessKey,
     ImageRecord,
@@ -390,12 +396,12 @@ class SqlMetadataStore:
                 key: _Prepared(statement, self.engine.dialect)
                 for key, statement in _pull_statements().items()
             }
-            self._pulled: dict[tuple[str, tuple[str, ...]], Any] = {}
-            self._pulled_version: int | None = None
-            self._repositories: dict[tuple[str, str, str], Repository] | None = (
-                {} if self._commits.usable else None
+            self._pulled: CountedCache[tuple[str, tuple[str, ...]], Any] | None = (
+                self.counted_cache(COMMITS, PULL_CACHE_ENTRIES)
             )
-            self._repositories_version: int | None = None
+            self._repositories: CountedCache[tuple[str, str, str], Repository] | None = (
+                self.counted_cache(REPOSITORIES, REPOSITORY_CACHE_ENTRIES)
+            )
         else:
             self.engine = sa.create_engine(
                 full, pool_size=pool_size, max_overflow=0, pool_pre_ping=True
@@ -403,7 +409,7 @@ class SqlMetadataStore:
             self._group = None
             self._writer = ThreadPoolExecutor(pool_size, thread_name_prefix="berth-db")
             self._readers = self._writer
-            self._repositories = None  # the processes may be on several hosts: no cache
+            self._repositories = None
         self._insert: Callable[[sa.Table], Any]
         if self._sqlite:
             self._insert = sqlite.insert
@@ -490,20 +496,16 @@ class SqlMetadataStore:
             raw = self._loop_connection()
             # Until some writer (another worker, this process's own) has ended a transaction,
             # the answer to a pull's query is the one before: a repeated pull is a lookup.
-            version = self._commits.read() if self._commits.usable else None
-            if version is None or version != self._pulled_version:
-                self._pulled.clear()
-                self._pulled_version = version
-            values = tuple(params.values())
-            cached = self._pulled.get((key, values))
-            if cached is not None:
-                return cached
+            cache, cache_key = self._pulled, (key, tuple(params.values()))
+            if cache is not None:
+                version = cache.current()
+                cached = cache.get(cache_key)
+                if cached is not None:
+                    return cached
             rows = self._fast[key].rows(raw, params)
             row = rows[0] if rows else None
-            if version is not None and row is not None and _small(row):
-                if len(self._pulled) >= PULL_CACHE_ENTRIES:
-                    self._pulled.clear()
-                self._pulled[(key, values)] = row
+            if cache is not None and row is not None and _small(row):
+                cache.put(cache_key, row, version)
             return row
         statement = self._statements[key]
         return await self._read(lambda conn: conn.execute(statement, params).first())
@@ -529,11 +531,11 @@ class SqlMetadataStore:
         `berth.storage.metadata.writer`), so that caches that follow them see it at once."""
         return await self._write(work, changes=changes)
 
-    def version(self, counter: int) -> int | None:
-        """The commit counter's value for caches of this process (None: nothing may be cached,
-        the processes may be on several hosts). Read it before the data it stands for."""
+    def counted_cache(self, counter: int, entries: int) -> CountedCache[Any, Any] | None:
+        """A cache for this process that follows a commit counter; None where nothing may be
+        cached: on PostgreSQL the processes may be on several hosts."""
         if self._sqlite and self._commits.usable:
-            return self._commits.read(counter)
+            return CountedCache(self._commits, counter, entries)
         return None
 
     def insert(self, table: sa.Table) -> Any:
@@ -593,10 +595,7 @@ class SqlMetadataStore:
         key = (account_id, region, name)
         cache = self._repositories
         if cache is not None:
-            version = self._commits.read(REPOSITORIES)
-            if version != self._repositories_version:
-                cache.clear()
-                self._repositories_version = version
+            version = cache.current()
             cached = cache.get(key)
             if cached is not None:
                 return cached
@@ -604,9 +603,7 @@ class SqlMetadataStore:
         rows = await self.select_rows(self._push["repository"], params)
         repository = _repository(rows[0]) if rows else None
         if cache is not None and repository is not None:
-            if len(cache) >= REPOSITORY_CACHE_ENTRIES:
-                cache.clear()
-            cache[key] = repository
+            cache.put(key, repository, version)
         return repository
 
     async def ensure_repository(self, account_id: str, region: str, name: str) -> Repository:

@@ -5,8 +5,8 @@ fsync of the WAL. Run one unit of work per transaction and concurrent pushes que
 each other's fsyncs; here the writer thread takes every unit already waiting, and those that
 arrive while they run, up to the COMMIT. It runs each in its own SAVEPOINT (a unit that fails
 is rolled back alone, as if it had run by itself) and commits them together, so N concurrent
-writers pay for one fsync. No unit is answered before
-the COMMIT that holds it has returned: group commit changes throughput, not durability.
+writers pay for one fsync. No unit is answered before the COMMIT that holds it has returned:
+group commit changes throughput, not durability.
 
 Berth's worker processes share the database file. SQLite's busy handler, which makes a
 blocked writer sleep and retry for up to 100 ms at a time, is replaced by an exclusive
@@ -26,13 +26,15 @@ import queue
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 Work = Callable[[sa.Connection], Any]
 # Bounds how long one transaction holds the lock, and how much one failed COMMIT takes with it.
 MAX_BATCH = 64
@@ -100,6 +102,37 @@ class CommitCounter:
     @property
     def usable(self) -> bool:
         return self._local[COMMITS] >= 0
+
+
+class CountedCache(Generic[K, V]):
+    """What a process read from the database, kept until one count of the CommitCounter
+    moves. Read `current()` before the query, then `put` what it found under that version:
+    a change committed meanwhile moves the count, and the value is dropped."""
+
+    def __init__(self, commits: CommitCounter, counter: int, entries: int) -> None:
+        self._commits = commits
+        self._counter = counter
+        self._entries = entries
+        self._values: dict[K, V] = {}
+        self._version: int | None = None
+
+    def current(self) -> int:
+        version = self._commits.read(self._counter)
+        if version != self._version:
+            self._values.clear()
+            self._version = version
+        return version
+
+    def get(self, key: K) -> V | None:
+        """The value kept for `key`, as of the last `current()`."""
+        return self._values.get(key)
+
+    def put(self, key: K, value: V, version: int) -> None:
+        if version != self._version:
+            return
+        if len(self._values) >= self._entries:
+            self._values.clear()
+        self._values[key] = value
 
 
 class GroupCommitWriter:
